@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Aviary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "aviary", targets: ["Aviary"]),
+        .executable(name: "aviary-podsim", targets: ["PodSim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // libcurl (Debian's OpenSSL flavour) plus a header of inline shims for its variadic calls.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // The Kubernetes API client: config, HTTP engine on curl's multi interface, verbs, watch.
+        .target(
+            name: "Kube",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                "Yams",
+            ]
+        ),
+        // Marks pods Ready, since the local control plane has no kubelet.
+        .executableTarget(
+            name: "PodSim",
+            dependencies: [
+                "Kube",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The `aviary` command.
+        .executableTarget(
+            name: "Aviary",
+            dependencies: [
+                "Kube",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Client throughput and memory benchmark (scripts/bench-client.sh drives it).
+        .executableTarget(
+            name: "ClientBench",
+            dependencies: [
+                "Kube",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "KubeTests", dependencies: ["Kube"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Kube"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Kube
+
+@main
+struct AviaryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aviary",
+        abstract: "Progressive delivery for Kubernetes: canary and blue-green Rollouts judged by Prometheus.",
+        version: AviaryVersion.current,
+        subcommands: [Check.self, Version.self]
+    )
+}
+
+enum AviaryVersion {
+    static let current = "0.1.0-dev"
+}
+
+/// Options every command that talks to a cluster shares.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: "Path to a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config; in a pod, the in-cluster config).")
+    var kubeconfig: String?
+
+    @Option(help: "The kubeconfig context to use (default: its current-context).")
+    var context: String?
+
+    func client(qps: Double = 20, burst: Int = 40) throws -> KubeClient {
+        KubeClient(access: try ClusterAccess.load(kubeconfig: kubeconfig, context: context), qps: qps, burst: burst)
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print aviary's version.")
+    func run() { print("aviary \(AviaryVersion.current)") }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// Raw JSON, kept as-is. Pod templates and any field Aviary does not model travel
+/// in this form so that nothing another client set is lost when we write back.
+public enum JSONValue: Sendable, Hashable, Codable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? c.decode(Double.self) {
+            self = .number(n)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let n):
+            // Integers stay integers on the wire (replicas: 3, not 3.0).
+            if n.rounded() == n, abs(n) < 1e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// Lays `overlay` over `self`: objects merge key by key, equal-length arrays
+    /// element by element, anything else is replaced. Used to write a typed
+    /// object back without dropping the fields its type does not declare.
+    public func overlaid(with overlay: JSONValue) -> JSONValue {
+        switch (self, overlay) {
+        case (.object(var base), .object(let top)):
+            for (k, v) in top { base[k] = base[k].map { $0.overlaid(with: v) } ?? v }
+            return .object(base)
+        case (.array(let base), .array(let top)) where base.count == top.count:
+            return .array(zip(base, top).map { $0.overlaid(with: $1) })
+        default:
+            return overlay
+        }
+    }
+}
+
+extension JSONValue {
+    /// Converts any Encodable value into raw JSON.
+    public init<T: Encodable>(encoding value: T) throws {
+        let data = try JSONEncoder().encode(value)
+        self = try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// Decodes raw JSON into a typed value.
+    public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
+        try JSONDecoder().decode(T.self, from: JSONEncoder().encode(self))
+    }
+}
+
+/// A typed object together with the exact JSON it came from. Reading uses
+/// `value`; `encode` lays the (possibly edited) typed value over the original
+/// JSON, so a replace keeps fields the type does not model.
+public struct Preserved<T: Codable & Sendable>: Codable, Sendable {
+    public var value: T
+    public let original: JSONValue
+
+    public init(value: T, original: JSONValue) {
+        self.value = value
+        self.original = original
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.value = try T(from: decoder)
+        self.original = try JSONValue(from: decoder)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        try original.overlaid(with: JSONValue(encoding: value)).encode(to: encoder)
+    }
+}
+
+extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, ExpressibleByStringLiteral,
+    ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral {
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(nilLiteral: ()) { self = .null }
+}

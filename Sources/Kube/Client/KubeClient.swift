@@ -1,0 +1,213 @@
+import Foundation
+import Logging
+
+/// A Kubernetes API client. Cheap to copy; all copies share one curl engine,
+/// one connection pool and one rate limiter.
+public struct KubeClient: Sendable {
+    public let access: ClusterAccess
+    public var retry: RetryPolicy
+    /// Limit for one ordinary request (not for watches).
+    public var requestTimeout: Duration
+    public var userAgent: String
+    let engine: CurlEngine
+    let limiter: RateLimiter
+    let observer: RequestObserver?
+    let logger: Logger
+
+    /// Called once per HTTP answer (or transport failure, with code 0), for metrics.
+    public typealias RequestObserver = @Sendable (_ method: String, _ code: Int) -> Void
+
+    /// Defaults follow client-go: 5 QPS with a burst of 10.
+    public init(access: ClusterAccess, qps: Double = 5, burst: Int = 10, retry: RetryPolicy = RetryPolicy(),
+                requestTimeout: Duration = .seconds(30), userAgent: String = "aviary",
+                engine: CurlEngine = .shared, observer: RequestObserver? = nil,
+                logger: Logger = Logger(label: "aviary.kube")) {
+        self.access = access
+        self.retry = retry
+        self.requestTimeout = requestTimeout
+        self.userAgent = userAgent
+        self.engine = engine
+        self.limiter = RateLimiter(qps: qps, burst: burst)
+        self.observer = observer
+        self.logger = logger
+    }
+
+    // MARK: verbs
+
+    public func get<T: Decodable & Sendable>(_ resource: Resource, _ name: String, namespace: String? = nil,
+                                            subresource: String? = nil, as type: T.Type = T.self) async throws -> T {
+        let r = try await send("GET", resource.path(namespace: namespace, name: name, subresource: subresource))
+        return try decode(T.self, r)
+    }
+
+    /// One page of a list.
+    public func list<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
+                                             as type: T.Type = T.self) async throws -> ObjectList<T> {
+        var q: [(String, String)] = []
+        if let s = options.labelSelector { q.append(("labelSelector", s)) }
+        if let s = options.fieldSelector { q.append(("fieldSelector", s)) }
+        if let l = options.limit { q.append(("limit", String(l))) }
+        if let c = options.continueToken { q.append(("continue", c)) }
+        if let rv = options.resourceVersion { q.append(("resourceVersion", rv)) }
+        let r = try await send("GET", resource.path(namespace: namespace), query: q)
+        return try decode(ObjectList<T>.self, r)
+    }
+
+    /// Every page of a list, as one list with the last page's resourceVersion
+    /// (every page of one list shares a snapshot, so that version is consistent).
+    public func listAll<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
+                                                as type: T.Type = T.self) async throws -> ObjectList<T> {
+        var opts = options
+        if opts.limit == nil { opts.limit = 500 }
+        var page: ObjectList<T> = try await list(resource, namespace: namespace, options: opts)
+        var items = page.items
+        while let next = page.metadata.continue, !next.isEmpty {
+            opts.continueToken = next
+            opts.resourceVersion = nil
+            page = try await list(resource, namespace: namespace, options: opts)
+            items += page.items
+        }
+        return ObjectList(metadata: page.metadata, items: items)
+    }
+
+    public func create<T: Codable & Sendable>(_ resource: Resource, _ object: T, namespace: String? = nil,
+                                             fieldManager: String? = nil) async throws -> T {
+        var q: [(String, String)] = []
+        if let fieldManager { q.append(("fieldManager", fieldManager)) }
+        let r = try await send("POST", resource.path(namespace: namespace), query: q,
+                               body: try JSONEncoder().encode(object), contentType: "application/json")
+        return try decode(T.self, r)
+    }
+
+    /// PUT: the object must carry the resourceVersion it was read at; a stale one is a 409.
+    /// Use `Preserved<T>` to keep fields T does not model.
+    public func replace<T: Codable & Sendable>(_ resource: Resource, _ name: String, _ object: T, namespace: String? = nil,
+                                              subresource: String? = nil) async throws -> T {
+        let r = try await send("PUT", resource.path(namespace: namespace, name: name, subresource: subresource),
+                               body: try JSONEncoder().encode(object), contentType: "application/json")
+        return try decode(T.self, r)
+    }
+
+    public func patch<T: Decodable & Sendable>(_ resource: Resource, _ name: String, namespace: String? = nil, _ patch: Patch,
+                                              subresource: String? = nil, fieldManager: String? = nil, force: Bool = false,
+                                              as type: T.Type = T.self) async throws -> T {
+        var q: [(String, String)] = []
+        if let fieldManager { q.append(("fieldManager", fieldManager)) }
+        if case .apply = patch {
+            if fieldManager == nil { q.append(("fieldManager", userAgent)) }
+            if force { q.append(("force", "true")) }
+        }
+        let r = try await send("PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), query: q,
+                               body: try patch.body(), contentType: patch.contentType)
+        return try decode(T.self, r)
+    }
+
+    public func delete(_ resource: Resource, _ name: String, namespace: String? = nil, options: DeleteOptions = DeleteOptions()) async throws {
+        _ = try await send("DELETE", resource.path(namespace: namespace, name: name),
+                           body: try JSONEncoder().encode(options), contentType: "application/json")
+    }
+
+    /// Opens one watch connection. It ends when the server closes it; `Reflector`
+    /// adds resuming and relisting on top.
+    public func watch<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: WatchOptions = WatchOptions(),
+                                              as type: T.Type = T.self, bufferLimit: Int = 4 << 20) async throws -> WatchStream<T> {
+        var q: [(String, String)] = [("watch", "1")]
+        if let rv = options.resourceVersion { q.append(("resourceVersion", rv)) }
+        if let s = options.labelSelector { q.append(("labelSelector", s)) }
+        if let s = options.fieldSelector { q.append(("fieldSelector", s)) }
+        if options.allowBookmarks { q.append(("allowWatchBookmarks", "true")) }
+        if let t = options.timeoutSeconds { q.append(("timeoutSeconds", String(t))) }
+        try await limiter.acquire()
+        // No whole-request limit: the server's timeoutSeconds ends the watch, with a grace period.
+        var request = try makeRequest("GET", resource.path(namespace: namespace), query: q, body: nil, contentType: nil)
+        request.timeout = options.timeoutSeconds.map { .seconds($0 + 30) }
+        let stream = engine.stream(request, bufferLimit: bufferLimit)
+        let head: (status: Int, headers: [String: String])
+        do {
+            head = try await stream.head()
+        } catch {
+            observer?(request.method, 0)
+            throw mapTransport(error)
+        }
+        observer?(request.method, head.status)
+        guard head.status == 200 else {
+            var body = Data()
+            while let chunk = try? await stream.read() { body.append(chunk) }
+            throw apiError(status: head.status, body: body)
+        }
+        return WatchStream(stream: stream)
+    }
+
+    // MARK: plumbing
+
+    /// Sends one request with rate limiting and retries; non-2xx answers become `KubeError.api`.
+    public func send(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+                     contentType: String? = nil) async throws -> HTTPResponse {
+        var attempt = 1
+        while true {
+            try await limiter.acquire()
+            let request = try makeRequest(method, path, query: query, body: body, contentType: contentType)
+            let outcome: RetryPolicy.Outcome
+            do {
+                let response = try await engine.perform(request)
+                observer?(method, response.status)
+                if (200..<300).contains(response.status) { return response }
+                let error = apiError(status: response.status, body: response.body)
+                let retryAfter = response.headers["retry-after"].flatMap(Double.init)
+                outcome = .status(response.status, retryAfter: retryAfter)
+                guard let wait = retry.delay(after: outcome, method: method, attempt: attempt, jitter: Double.random(in: 0..<1)) else {
+                    throw error
+                }
+                logger.debug("retrying \(method) \(path) after \(response.status) in \(wait)s")
+                try await Task.sleep(for: .seconds(wait))
+            } catch let failure as TransportFailure {
+                observer?(method, 0)
+                if Task.isCancelled { throw CancellationError() }
+                guard let wait = retry.delay(after: .transport(failure), method: method, attempt: attempt, jitter: Double.random(in: 0..<1)) else {
+                    throw KubeError.transport(failure)
+                }
+                logger.debug("retrying \(method) \(path) after \(failure) in \(wait)s")
+                try await Task.sleep(for: .seconds(wait))
+            }
+            attempt += 1
+        }
+    }
+
+    func makeRequest(_ method: String, _ path: String, query: [(String, String)], body: Data?, contentType: String?) throws -> HTTPRequest {
+        var url = access.server + path
+        if !query.isEmpty {
+            url += "?" + query.map { "\($0.0)=\(PathEscape.query($0.1))" }.joined(separator: "&")
+        }
+        var headers = ["Accept: application/json", "User-Agent: \(userAgent)"]
+        if let contentType { headers.append("Content-Type: \(contentType)") }
+        if case .bearer(let source) = access.credentials {
+            headers.append("Authorization: Bearer \(try source.current())")
+        }
+        return HTTPRequest(method: method, url: url, headers: headers, body: body, tls: access.tls, timeout: requestTimeout)
+    }
+
+    func apiError(status: Int, body: Data) -> KubeError {
+        if var s = try? JSONDecoder().decode(Status.self, from: body), s.message != nil || s.reason != nil {
+            if s.code == nil { s.code = status }
+            return .api(code: status, status: s)
+        }
+        let text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let message = status == 401 ? "Unauthorized: the credentials were rejected by \(access.server)" : (text.isEmpty ? "HTTP \(status)" : text)
+        return .api(code: status, status: Status(status: "Failure", message: message, code: status))
+    }
+
+    func mapTransport(_ error: Error) -> Error {
+        if let failure = error as? TransportFailure {
+            return failure.kind == .cancelled ? CancellationError() : KubeError.transport(failure)
+        }
+        return error
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: response.body)
+        } catch {
+            throw KubeError.decoding("\(T.self): \(error)")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Synchronization
+
+/// Everything needed to reach one API server as one identity, resolved from a
+/// kubeconfig or from the in-cluster service-account files.
+public struct ClusterAccess: Sendable {
+    /// "https://host:port", no trailing slash.
+    public var server: String
+    public var tls: TLSSettings
+    public var credentials: Credentials
+    /// The namespace a kubeconfig context or the pod's service account names.
+    public var namespace: String
+    /// Where this came from, for messages: "kubeconfig /root/.kube/config context kind-x" or "in-cluster".
+    public var source: String
+
+    public init(server: String, tls: TLSSettings, credentials: Credentials, namespace: String = "default", source: String) {
+        self.server = server.hasSuffix("/") ? String(server.dropLast()) : server
+        self.tls = tls
+        self.credentials = credentials
+        self.namespace = namespace
+        self.source = source
+    }
+
+    /// Loads the in-cluster config when running in a pod, else the kubeconfig.
+    public static func load(kubeconfig: String? = nil, context: String? = nil) throws -> ClusterAccess {
+        if kubeconfig == nil, context == nil, InCluster.isAvailable() {
+            return try InCluster.load()
+        }
+        return try KubeConfig.load(explicitPath: kubeconfig).access(context: context)
+    }
+}
+
+public enum Credentials: Sendable {
+    case none
+    /// Client certificate: carried in `TLSSettings`.
+    case clientCertificate
+    case bearer(TokenSource)
+}
+
+/// A bearer token, fixed or read from a file that may be rotated underneath us
+/// (projected service-account tokens are). A file is read again when its
+/// modification time changes or a minute has passed.
+public final class TokenSource: Sendable {
+    private let fixed: String?
+    private let path: String?
+    private struct Cache { var token: String; var modified: Date?; var readAt: Date }
+    private let cache = Mutex<Cache?>(nil)
+
+    public init(token: String) {
+        fixed = token
+        path = nil
+    }
+
+    public init(file: String) throws {
+        fixed = nil
+        path = file
+        _ = try current()
+    }
+
+    public func current() throws -> String {
+        if let fixed { return fixed }
+        guard let path else { return "" }
+        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate]) as? Date
+        let now = Date()
+        if let cached = cache.withLock({ $0 }), cached.modified == modified, now.timeIntervalSince(cached.readAt) < 60 {
+            return cached.token
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KubeError.config("cannot read token file \(path)")
+        }
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else { throw KubeError.config("token file \(path) is empty") }
+        cache.withLock { $0 = Cache(token: token, modified: modified, readAt: now) }
+        return token
+    }
+}

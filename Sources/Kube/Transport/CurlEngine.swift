@@ -1,0 +1,149 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// Owns one curl multi handle and the one thread that drives it.
+///
+/// Callers on any thread hand requests over through a locked inbox and wake the
+/// thread with `curl_multi_wakeup`; answers come back through continuations or
+/// a `ByteStream`. No Swift-concurrency thread ever waits inside curl, and curl
+/// handles are touched by the I/O thread alone.
+public final class CurlEngine: Sendable {
+    public static let shared = CurlEngine()
+
+    enum Command {
+        case start(Transfer)
+        case cancel(Int)
+        case resume(Int)
+    }
+
+    let multi: SendableHandle
+    let inbox = Mutex<[Command]>([])
+    private let nextID = Atomic<Int>(1)
+
+    public init() {
+        Self.globalInit
+        guard let m = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
+        multi = SendableHandle(m)
+        // Several requests share one HTTP/2 connection when the server offers it.
+        _ = aviary_multi_setopt_long(m, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+        let thread = Thread { [self] in
+            IOLoop(engine: self).run()
+        }
+        thread.name = "aviary-curl-io"
+        thread.start()
+    }
+
+    private static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    /// Sends a request and returns the whole response.
+    public func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<HTTPResponse, Error>) in
+                submit(.start(Transfer(id: id, request: request, sink: BufferedSink(continuation: cont))))
+            }
+        } onCancel: {
+            self.submit(.cancel(id))
+        }
+    }
+
+    /// Starts a request whose body is read as it arrives. At most about
+    /// `bufferLimit` bytes wait unread; past that the transfer is paused until
+    /// the reader catches up.
+    public func stream(_ request: HTTPRequest, bufferLimit: Int = 4 << 20) -> ByteStream {
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        let stream = ByteStream(id: id, limit: bufferLimit, engine: self)
+        submit(.start(Transfer(id: id, request: request, sink: stream)))
+        return stream
+    }
+
+    func submit(_ command: Command) {
+        inbox.withLock { $0.append(command) }
+        _ = curl_multi_wakeup(multi.pointer)
+    }
+}
+
+/// A curl pointer that crosses to the I/O thread once, at start.
+struct SendableHandle: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
+}
+
+/// The I/O thread's state: everything here runs on that thread only.
+private final class IOLoop {
+    let engine: CurlEngine
+    let multi: UnsafeMutableRawPointer
+    var active: [Int: Transfer] = [:]
+    var byHandle: [UnsafeMutableRawPointer: Transfer] = [:]
+    /// Cancels that arrived before their start (a task cancelled at once).
+    var cancelledEarly: Set<Int> = []
+
+    init(engine: CurlEngine) {
+        self.engine = engine
+        self.multi = engine.multi.pointer
+    }
+
+    func run() {
+        while true {
+            let commands = engine.inbox.withLock { pending -> [CurlEngine.Command] in
+                defer { pending.removeAll(keepingCapacity: true) }
+                return pending
+            }
+            for command in commands { handle(command) }
+            var running: Int32 = 0
+            _ = curl_multi_perform(multi, &running)
+            collectFinished()
+            var fds: Int32 = 0
+            _ = curl_multi_poll(multi, nil, 0, 1000, &fds)
+        }
+    }
+
+    func handle(_ command: CurlEngine.Command) {
+        switch command {
+        case .start(let transfer):
+            if cancelledEarly.remove(transfer.id) != nil {
+                transfer.sink.finish(TransportFailure(kind: .cancelled, server: transfer.request.server, detail: "", notSent: true))
+                return
+            }
+            do {
+                let easy = try transfer.makeEasyHandle()
+                active[transfer.id] = transfer
+                byHandle[easy] = transfer
+                _ = curl_multi_add_handle(multi, easy)
+            } catch {
+                transfer.sink.finish(error)
+            }
+        case .cancel(let id):
+            guard let transfer = active[id] else {
+                cancelledEarly.insert(id)
+                return
+            }
+            complete(transfer, error: TransportFailure(kind: .cancelled, server: transfer.request.server, detail: "", notSent: false))
+        case .resume(let id):
+            if let easy = active[id]?.easy {
+                _ = curl_easy_pause(easy, 0) // CURLPAUSE_CONT
+            }
+        }
+    }
+
+    func collectFinished() {
+        var left: Int32 = 0
+        while let msg = curl_multi_info_read(multi, &left) {
+            guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle, let transfer = byHandle[easy] else { continue }
+            let code = msg.pointee.data.result
+            complete(transfer, error: code == CURLE_OK ? nil : transfer.failure(for: code))
+        }
+    }
+
+    func complete(_ transfer: Transfer, error: Error?) {
+        if let easy = transfer.easy {
+            _ = curl_multi_remove_handle(multi, easy)
+            byHandle[easy] = nil
+        }
+        active[transfer.id] = nil
+        cancelledEarly.remove(transfer.id)
+        transfer.release()
+        transfer.sink.finish(error)
+    }
+}

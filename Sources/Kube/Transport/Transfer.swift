@@ -1,0 +1,216 @@
+import CCurl
+import Foundation
+
+/// Where a transfer's answer goes. Called on the I/O thread only.
+protocol TransferSink: AnyObject, Sendable {
+    func receiveHead(status: Int, headers: [String: String])
+    /// Returns false to pause the transfer; curl then offers the same bytes again later.
+    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool
+    func finish(_ error: Error?)
+}
+
+/// One request in flight: its curl easy handle and what curl needs kept alive
+/// until the transfer ends. Touched by the I/O thread only.
+final class Transfer: @unchecked Sendable {
+    let id: Int
+    let request: HTTPRequest
+    let sink: TransferSink
+    private(set) var easy: UnsafeMutableRawPointer?
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    private var status = 0
+    private var headers: [String: String] = [:]
+    private var headDelivered = false
+
+    init(id: Int, request: HTTPRequest, sink: TransferSink) {
+        self.id = id
+        self.request = request
+        self.sink = sink
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        release()
+        errorBuffer.deallocate()
+    }
+
+    func makeEasyHandle() throws -> UnsafeMutableRawPointer {
+        guard let h = curl_easy_init() else {
+            throw TransportFailure(kind: .other, server: request.server, detail: "curl_easy_init failed", notSent: true)
+        }
+        easy = h
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        var failed: CURLcode = CURLE_OK
+        func check(_ code: CURLcode) { if code != CURLE_OK, failed == CURLE_OK { failed = code } }
+
+        check(aviary_easy_setopt_string(h, CURLOPT_URL, request.url))
+        check(aviary_easy_setopt_long(h, CURLOPT_NOSIGNAL, 1))
+        check(aviary_easy_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer))
+        check(aviary_easy_setopt_long(h, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
+        check(aviary_easy_setopt_long(h, CURLOPT_PIPEWAIT, 1))
+        check(aviary_easy_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1))
+        check(aviary_easy_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.milliseconds))
+        if let timeout = request.timeout {
+            check(aviary_easy_setopt_long(h, CURLOPT_TIMEOUT_MS, timeout.milliseconds))
+        }
+        switch request.method {
+        case "GET": check(aviary_easy_setopt_long(h, CURLOPT_HTTPGET, 1))
+        default: check(aviary_easy_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method))
+        }
+        if let body = request.body {
+            check(aviary_easy_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+            body.withUnsafeBytes { raw in
+                // COPYPOSTFIELDS copies, so the Data may go away.
+                check(aviary_easy_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)))
+            }
+        }
+        var list: UnsafeMutablePointer<curl_slist>?
+        // curl adds "Expect: 100-continue" to large bodies; the API server does not need the extra round trip.
+        for line in request.headers + ["Expect:"] { list = curl_slist_append(list, line) }
+        headerList = list
+        check(aviary_easy_setopt_slist(h, CURLOPT_HTTPHEADER, list))
+
+        let tls = request.tls
+        if tls.insecureSkipVerify {
+            check(aviary_easy_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 0))
+            check(aviary_easy_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 0))
+        } else if let ca = tls.caPEM {
+            check(Self.setBlob(h, CURLOPT_CAINFO_BLOB, ca))
+        }
+        if let cert = tls.clientCertPEM {
+            check(aviary_easy_setopt_string(h, CURLOPT_SSLCERTTYPE, "PEM"))
+            check(Self.setBlob(h, CURLOPT_SSLCERT_BLOB, cert))
+        }
+        if let key = tls.clientKeyPEM {
+            check(aviary_easy_setopt_string(h, CURLOPT_SSLKEYTYPE, "PEM"))
+            check(Self.setBlob(h, CURLOPT_SSLKEY_BLOB, key))
+        }
+
+        check(aviary_easy_setopt_pointer(h, CURLOPT_HEADERDATA, me))
+        check(aviary_easy_setopt_callback(h, CURLOPT_HEADERFUNCTION) { ptr, size, count, user in
+            let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+            transfer.headerLine(UnsafeRawBufferPointer(start: ptr, count: size * count))
+            return size * count
+        })
+        check(aviary_easy_setopt_pointer(h, CURLOPT_WRITEDATA, me))
+        check(aviary_easy_setopt_callback(h, CURLOPT_WRITEFUNCTION) { ptr, size, count, user in
+            let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+            return transfer.body(UnsafeRawBufferPointer(start: ptr, count: size * count)) ? size * count : aviary_writefunc_pause()
+        })
+        if failed != CURLE_OK {
+            let detail = String(cString: curl_easy_strerror(failed))
+            release()
+            throw TransportFailure(kind: .other, server: request.server, detail: "cannot configure request: \(detail)", notSent: true)
+        }
+        return h
+    }
+
+    private static func setBlob(_ h: UnsafeMutableRawPointer, _ option: CURLoption, _ data: Data) -> CURLcode {
+        var bytes = [UInt8](data)
+        return bytes.withUnsafeMutableBytes { aviary_easy_setopt_blob(h, option, $0.baseAddress, $0.count) }
+    }
+
+    /// Frees the easy handle and header list. Safe to call twice.
+    func release() {
+        if let h = easy { curl_easy_cleanup(h) }
+        easy = nil
+        if let l = headerList { curl_slist_free_all(l) }
+        headerList = nil
+    }
+
+    private func headerLine(_ raw: UnsafeRawBufferPointer) {
+        let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if line.hasPrefix("HTTP/") {
+            // A new response head (the first, or the one after a 100 Continue).
+            let parts = line.split(separator: " ", maxSplits: 2)
+            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            headers = [:]
+        } else if line.isEmpty {
+            if status >= 200 { deliverHead() }
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[name] = value
+        }
+    }
+
+    private func deliverHead() {
+        guard !headDelivered else { return }
+        headDelivered = true
+        sink.receiveHead(status: status, headers: headers)
+    }
+
+    private func body(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        deliverHead()
+        return sink.receive(bytes)
+    }
+
+    /// A curl error as words a person can act on.
+    func failure(for code: CURLcode) -> TransportFailure {
+        let detail = String(cString: errorBuffer).isEmpty ? String(cString: curl_easy_strerror(code)) : String(cString: errorBuffer)
+        let server = request.server
+        switch code {
+        case CURLE_COULDNT_RESOLVE_HOST:
+            return TransportFailure(kind: .couldNotResolve, server: server, detail: detail, notSent: true)
+        case CURLE_COULDNT_CONNECT:
+            return TransportFailure(kind: .couldNotConnect, server: server, detail: detail, notSent: true)
+        case CURLE_PEER_FAILED_VERIFICATION:
+            return TransportFailure(kind: .tls, server: server,
+                                    detail: "the server's certificate is not trusted by the configured certificate authority (\(detail))", notSent: true)
+        case CURLE_SSL_CACERT_BADFILE:
+            return TransportFailure(kind: .tls, server: server, detail: "the configured certificate authority cannot be read (\(detail))", notSent: true)
+        case CURLE_SSL_CERTPROBLEM:
+            return TransportFailure(kind: .tls, server: server, detail: "the client certificate or key is unusable (\(detail))", notSent: true)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CIPHER, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            return TransportFailure(kind: .tls, server: server, detail: "TLS handshake failed (\(detail))", notSent: true)
+        case CURLE_OPERATION_TIMEDOUT:
+            return TransportFailure(kind: .timedOut, server: server, detail: detail, notSent: false)
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM:
+            return TransportFailure(kind: .connectionLost, server: server, detail: detail, notSent: false)
+        default:
+            return TransportFailure(kind: .other, server: server, detail: detail, notSent: false)
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int {
+        let (s, atto) = components
+        return Int(s) * 1000 + Int(atto / 1_000_000_000_000_000)
+    }
+}
+
+/// Collects a whole response and resumes the waiting caller once.
+final class BufferedSink: TransferSink, @unchecked Sendable {
+    private var continuation: CheckedContinuation<HTTPResponse, Error>?
+    private var status = 0
+    private var headers: [String: String] = [:]
+    private var body = Data()
+
+    init(continuation: CheckedContinuation<HTTPResponse, Error>) {
+        self.continuation = continuation
+    }
+
+    func receiveHead(status: Int, headers: [String: String]) {
+        self.status = status
+        self.headers = headers
+        if let length = headers["content-length"].flatMap(Int.init), length < 256 << 20 {
+            body.reserveCapacity(length)
+        }
+    }
+
+    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        body.append(contentsOf: bytes)
+        return true
+    }
+
+    func finish(_ error: Error?) {
+        guard let c = continuation else { return }
+        continuation = nil
+        if let error {
+            c.resume(throwing: error)
+        } else {
+            c.resume(returning: HTTPResponse(status: status, headers: headers, body: body))
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Logging
+
+/// List, then watch from the list's resourceVersion, forever: the feed an
+/// informer cache is built from.
+///
+/// - A watch the server closes (its timeout) or a dropped connection resumes
+///   from the last resourceVersion seen, bookmarks included, so no event is
+///   delivered twice and none is missed.
+/// - 410 Gone (the version was compacted away) relists and starts over; the
+///   consumer gets `.replaced` with the whole current set.
+/// - Other failures back off exponentially (capped) and try again.
+///
+/// It is pull-based: nothing is read from the server until the consumer asks
+/// for the next event, so a slow consumer pauses the transfer instead of
+/// growing a queue.
+public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
+    public enum Event: Sendable {
+        /// The complete current set, after a (re)list.
+        case replaced([T], resourceVersion: String)
+        case added(T)
+        case modified(T)
+        case deleted(T)
+    }
+
+    public typealias Element = Event
+
+    let client: KubeClient
+    let resource: Resource
+    let namespace: String?
+    var labelSelector: String?
+    var fieldSelector: String?
+    /// Server-side watch lifetime; each connection picks a value in this range.
+    var watchTimeout: ClosedRange<Int>
+    var startResourceVersion: String?
+    var pageSize: Int
+    let logger: Logger
+
+    /// - Parameter resourceVersion: resume a watch from here instead of listing first.
+    public init(client: KubeClient, resource: Resource, namespace: String? = nil, labelSelector: String? = nil,
+                fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 300...600, resourceVersion: String? = nil,
+                pageSize: Int = 500, logger: Logger = Logger(label: "aviary.reflector")) {
+        self.client = client
+        self.resource = resource
+        self.namespace = namespace
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.watchTimeout = watchTimeout
+        self.startResourceVersion = resourceVersion
+        self.pageSize = pageSize
+        self.logger = logger
+    }
+
+    public func makeAsyncIterator() -> Iterator { Iterator(reflector: self) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        enum State {
+            case needList
+            case needWatch
+            case watching(WatchStream<T>.Iterator)
+        }
+
+        let reflector: Reflector
+        var state: State
+        var resourceVersion: String?
+        var failures = 0
+
+        init(reflector: Reflector) {
+            self.reflector = reflector
+            self.resourceVersion = reflector.startResourceVersion
+            self.state = reflector.startResourceVersion == nil ? .needList : .needWatch
+        }
+
+        /// The version the next watch would resume from.
+        public var lastResourceVersion: String? { resourceVersion }
+
+        public mutating func next() async throws -> Event? {
+            let r = reflector
+            while true {
+                try Task.checkCancellation()
+                switch state {
+                case .needList:
+                    do {
+                        let list: ObjectList<T> = try await r.client.listAll(
+                            r.resource, namespace: r.namespace,
+                            options: ListOptions(labelSelector: r.labelSelector, fieldSelector: r.fieldSelector, limit: r.pageSize))
+                        let rv = list.metadata.resourceVersion ?? ""
+                        resourceVersion = rv
+                        failures = 0
+                        state = .needWatch
+                        return .replaced(list.items, resourceVersion: rv)
+                    } catch {
+                        try await backOff(after: error, doing: "list")
+                    }
+                case .needWatch:
+                    do {
+                        let options = WatchOptions(resourceVersion: resourceVersion, labelSelector: r.labelSelector,
+                                                   fieldSelector: r.fieldSelector, allowBookmarks: true,
+                                                   timeoutSeconds: Int.random(in: r.watchTimeout))
+                        let stream: WatchStream<T> = try await r.client.watch(r.resource, namespace: r.namespace, options: options)
+                        state = .watching(stream.makeAsyncIterator())
+                    } catch let error as KubeError where error.isGone {
+                        r.logger.info("\(r.resource) watch from \(resourceVersion ?? "?") is too old (410); relisting")
+                        state = .needList
+                    } catch {
+                        try await backOff(after: error, doing: "watch")
+                    }
+                case .watching(var events):
+                    do {
+                        guard let event = try await events.next() else {
+                            // The server ended the watch (its timeout): resume where we were.
+                            state = .needWatch
+                            continue
+                        }
+                        state = .watching(events)
+                        failures = 0
+                        switch event {
+                        case .bookmark(let rv):
+                            resourceVersion = rv
+                        case .added(let o):
+                            resourceVersion = o.metadata.resourceVersion ?? resourceVersion
+                            return .added(o)
+                        case .modified(let o):
+                            resourceVersion = o.metadata.resourceVersion ?? resourceVersion
+                            return .modified(o)
+                        case .deleted(let o):
+                            resourceVersion = o.metadata.resourceVersion ?? resourceVersion
+                            return .deleted(o)
+                        }
+                    } catch let error as KubeError where error.isGone {
+                        r.logger.info("\(r.resource) watch expired at \(resourceVersion ?? "?") (410); relisting")
+                        state = .needList
+                    } catch {
+                        state = .needWatch
+                        try await backOff(after: error, doing: "watch stream")
+                    }
+                }
+            }
+        }
+
+        private mutating func backOff(after error: Error, doing what: String) async throws {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            failures += 1
+            // 0.2 s doubling to a 5 s cap: quick to recover, never a long stall.
+            let delay = Swift.min(5.0, 0.2 * pow(2.0, Double(Swift.min(failures - 1, 10)))) * Double.random(in: 0.75...1.0)
+            reflector.logger.warning("\(reflector.resource) \(what) failed (\(error)); retrying in \(String(format: "%.1f", delay))s")
+            try await Task.sleep(for: .seconds(delay))
+        }
+    }
+}

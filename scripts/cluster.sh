@@ -6,7 +6,7 @@
 #   scripts/cluster.sh up [--podsim PATH]   start (idempotent: a running cluster is kept)
 #   scripts/cluster.sh env                  print `export KUBECONFIG=...` lines
 #   scripts/cluster.sh status               say what is running
-#   scripts/cluster.sh compact              compact etcd to its current revision
+#   scripts/cluster.sh compact [REV]        compact etcd history up to REV (default: now)
 #   scripts/cluster.sh restart-apiserver    stop and start kube-apiserver only
 #   scripts/cluster.sh down                 stop exactly the processes `up` started
 #
@@ -192,10 +192,10 @@ cmd_status() {
   done
 }
 
-cmd_compact() {
-  local ep rev
+cmd_compact() { # [revision]; default: the current one
+  local ep rev=${1:-}
   ep="http://127.0.0.1:$(cat "$DIR/etcd.port")"
-  rev=$(ETCDCTL_API=3 etcdctl --endpoints "$ep" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
+  [ -n "$rev" ] || rev=$(ETCDCTL_API=3 etcdctl --endpoints "$ep" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
   ETCDCTL_API=3 etcdctl --endpoints "$ep" compact "$rev" >/dev/null
   echo "$rev"
 }
@@ -217,8 +217,8 @@ case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   env) cmd_env ;;
   status) cmd_status ;;
-  compact) cmd_compact ;;
+  compact) shift; cmd_compact "$@" ;;
   restart-apiserver) cmd_restart_apiserver ;;
   down) cmd_down ;;
-  *) echo "usage: $0 up [--podsim PATH] | env | status | compact | restart-apiserver | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--podsim PATH] | env | status | compact [REV] | restart-apiserver | down" >&2; exit 2 ;;
 esac

@@ -25,9 +25,13 @@ public struct WatchOptions: Sendable {
     public var allowBookmarks: Bool
     /// The server closes the watch after this long; the reflector then resumes.
     public var timeoutSeconds: Int?
+    /// Client side: drop the connection when nothing (not even a bookmark)
+    /// arrives for this long. Off by default, since a quiet watch is normal.
+    public var idleTimeout: Duration?
 
     public init(resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-                allowBookmarks: Bool = true, timeoutSeconds: Int? = nil) {
+                allowBookmarks: Bool = true, timeoutSeconds: Int? = nil, idleTimeout: Duration? = nil) {
+        self.idleTimeout = idleTimeout
         self.resourceVersion = resourceVersion
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector

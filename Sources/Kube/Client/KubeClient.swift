@@ -59,15 +59,24 @@ public struct KubeClient: Sendable {
                                                 as type: T.Type = T.self) async throws -> ObjectList<T> {
         var opts = options
         if opts.limit == nil { opts.limit = 500 }
-        var page: ObjectList<T> = try await list(resource, namespace: namespace, options: opts)
-        var items = page.items
-        while let next = page.metadata.continue, !next.isEmpty {
-            opts.continueToken = next
-            opts.resourceVersion = nil
-            page = try await list(resource, namespace: namespace, options: opts)
-            items += page.items
+        var restarts = 0
+        while true {
+            var page: ObjectList<T> = try await list(resource, namespace: namespace, options: opts)
+            var items = page.items
+            do {
+                while let next = page.metadata.continue, !next.isEmpty {
+                    var more = opts
+                    more.continueToken = next
+                    more.resourceVersion = nil
+                    page = try await list(resource, namespace: namespace, options: more)
+                    items += page.items
+                }
+                return ObjectList(metadata: page.metadata, items: items)
+            } catch let error as KubeError where error.isGone && restarts < 2 {
+                // The snapshot behind the continue token was compacted: start over.
+                restarts += 1
+            }
         }
-        return ObjectList(metadata: page.metadata, items: items)
     }
 
     public func create<T: Codable & Sendable>(_ resource: Resource, _ object: T, namespace: String? = nil,
@@ -121,6 +130,7 @@ public struct KubeClient: Sendable {
         // No whole-request limit: the server's timeoutSeconds ends the watch, with a grace period.
         var request = try makeRequest("GET", resource.path(namespace: namespace), query: q, body: nil, contentType: nil)
         request.timeout = options.timeoutSeconds.map { .seconds($0 + 30) }
+        request.idleTimeout = options.idleTimeout
         let stream = engine.stream(request, bufferLimit: bufferLimit)
         let head: (status: Int, headers: [String: String])
         do {

@@ -94,6 +94,7 @@ private final class IOLoop {
             var running: Int32 = 0
             _ = curl_multi_perform(multi, &running)
             collectFinished()
+            dropIdle()
             var fds: Int32 = 0
             _ = curl_multi_poll(multi, nil, 0, 1000, &fds)
         }
@@ -133,6 +134,17 @@ private final class IOLoop {
             guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle, let transfer = byHandle[easy] else { continue }
             let code = msg.pointee.data.result
             complete(transfer, error: code == CURLE_OK ? nil : transfer.failure(for: code))
+        }
+    }
+
+    /// Ends streams that have been silent past their idle limit: a half-open
+    /// connection sends nothing and would otherwise hang a watch forever.
+    func dropIdle() {
+        let now = ContinuousClock.now
+        for transfer in active.values where transfer.isIdle(now: now) {
+            let limit = transfer.request.idleTimeout.map { "\($0)" } ?? ""
+            complete(transfer, error: TransportFailure(kind: .timedOut, server: transfer.request.server,
+                                                       detail: "no data for \(limit); presuming the connection dead", notSent: false))
         }
     }
 

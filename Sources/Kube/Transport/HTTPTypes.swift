@@ -27,6 +27,9 @@ public struct HTTPRequest: Sendable {
     /// Whole-request limit; nil for streams that legitimately stay open.
     public var timeout: Duration?
     public var connectTimeout: Duration
+    /// Abort when less than one byte arrives in this long: how a half-open
+    /// connection (a peer that vanished without a FIN) is noticed.
+    public var idleTimeout: Duration?
 
     public init(method: String, url: String, headers: [String] = [], body: Data? = nil, tls: TLSSettings = TLSSettings(),
                 timeout: Duration? = .seconds(30), connectTimeout: Duration = .seconds(10)) {

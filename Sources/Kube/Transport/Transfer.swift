@@ -7,6 +7,8 @@ protocol TransferSink: AnyObject, Sendable {
     /// Returns false to pause the transfer; curl then offers the same bytes again later.
     func receive(_ bytes: UnsafeRawBufferPointer) -> Bool
     func finish(_ error: Error?)
+    /// True while the reader is behind and the transfer is paused on purpose.
+    var isPaused: Bool { get }
 }
 
 /// One request in flight: its curl easy handle and what curl needs kept alive
@@ -21,6 +23,10 @@ final class Transfer: @unchecked Sendable {
     private var status = 0
     private var headers: [String: String] = [:]
     private var headDelivered = false
+    /// When bytes last arrived, for `HTTPRequest.idleTimeout`. (curl's own
+    /// low-speed check does not fire for a quiet stream on a shared HTTP/2
+    /// connection, so the I/O loop checks this instead.)
+    private(set) var lastActivity = ContinuousClock.now
 
     init(id: Int, request: HTTPRequest, sink: TransferSink) {
         self.id = id
@@ -118,7 +124,14 @@ final class Transfer: @unchecked Sendable {
         headerList = nil
     }
 
+    /// True when the request has an idle limit, the reader is keeping up, and nothing has arrived for that long.
+    func isIdle(now: ContinuousClock.Instant) -> Bool {
+        guard let idle = request.idleTimeout, !sink.isPaused else { return false }
+        return now - lastActivity > idle
+    }
+
     private func headerLine(_ raw: UnsafeRawBufferPointer) {
+        lastActivity = .now
         let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if line.hasPrefix("HTTP/") {
             // A new response head (the first, or the one after a 100 Continue).
@@ -141,6 +154,7 @@ final class Transfer: @unchecked Sendable {
     }
 
     private func body(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        lastActivity = .now
         deliverHead()
         return sink.receive(bytes)
     }
@@ -186,6 +200,8 @@ final class BufferedSink: TransferSink, @unchecked Sendable {
     private var status = 0
     private var headers: [String: String] = [:]
     private var body = Data()
+
+    let isPaused = false
 
     init(continuation: CheckedContinuation<HTTPResponse, Error>) {
         self.continuation = continuation

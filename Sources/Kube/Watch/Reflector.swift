@@ -32,13 +32,15 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
     var fieldSelector: String?
     /// Server-side watch lifetime; each connection picks a value in this range.
     var watchTimeout: ClosedRange<Int>
+    var idleTimeout: Duration?
     var startResourceVersion: String?
     var pageSize: Int
     let logger: Logger
 
     /// - Parameter resourceVersion: resume a watch from here instead of listing first.
     public init(client: KubeClient, resource: Resource, namespace: String? = nil, labelSelector: String? = nil,
-                fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 300...600, resourceVersion: String? = nil,
+                fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 300...600, idleTimeout: Duration? = nil,
+                resourceVersion: String? = nil,
                 pageSize: Int = 500, logger: Logger = Logger(label: "aviary.reflector")) {
         self.client = client
         self.resource = resource
@@ -46,6 +48,7 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
         self.watchTimeout = watchTimeout
+        self.idleTimeout = idleTimeout
         self.startResourceVersion = resourceVersion
         self.pageSize = pageSize
         self.logger = logger
@@ -64,6 +67,9 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
         var state: State
         var resourceVersion: String?
         var failures = 0
+        /// Watch connections opened and lists made so far, for metrics and tests.
+        public private(set) var watchConnections = 0
+        public private(set) var lists = 0
 
         init(reflector: Reflector) {
             self.reflector = reflector
@@ -86,6 +92,7 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
                             options: ListOptions(labelSelector: r.labelSelector, fieldSelector: r.fieldSelector, limit: r.pageSize))
                         let rv = list.metadata.resourceVersion ?? ""
                         resourceVersion = rv
+                        lists += 1
                         failures = 0
                         state = .needWatch
                         return .replaced(list.items, resourceVersion: rv)
@@ -96,9 +103,11 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
                     do {
                         let options = WatchOptions(resourceVersion: resourceVersion, labelSelector: r.labelSelector,
                                                    fieldSelector: r.fieldSelector, allowBookmarks: true,
-                                                   timeoutSeconds: Int.random(in: r.watchTimeout))
+                                                   timeoutSeconds: Int.random(in: r.watchTimeout), idleTimeout: r.idleTimeout)
                         let stream: WatchStream<T> = try await r.client.watch(r.resource, namespace: r.namespace, options: options)
                         state = .watching(stream.makeAsyncIterator())
+                        watchConnections += 1
+                        failures = 0
                     } catch let error as KubeError where error.isGone {
                         r.logger.info("\(r.resource) watch from \(resourceVersion ?? "?") is too old (410); relisting")
                         state = .needList

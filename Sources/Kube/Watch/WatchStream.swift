@@ -23,6 +23,11 @@ public struct WatchStream<T: Decodable & Sendable>: AsyncSequence, Sendable {
 
     public func cancel() { connection.stream.cancel() }
 
+    /// Bytes received but not yet read: bounded by the buffer limit.
+    public var bufferedBytes: Int { connection.stream.bufferedBytes }
+    /// True while the transfer is paused because the reader is behind.
+    public var isPaused: Bool { connection.stream.isPaused }
+
     public struct Iterator: AsyncIteratorProtocol {
         let connection: Connection
         var decoder = WatchDecoder<T>()

@@ -1,0 +1,81 @@
+import Foundation
+import Kube
+import Testing
+
+/// The real control plane that scripts/test.sh starts for the whole run.
+/// Tests never skip: without it they fail and say how to start one.
+enum TestCluster {
+    struct Missing: Error, CustomStringConvertible {
+        var description: String {
+            "no local control plane: run scripts/test.sh (it starts one), or `scripts/cluster.sh up` and export AVIARY_TEST_KUBECONFIG=$AVIARY_CLUSTER_DIR/kubeconfig"
+        }
+    }
+
+    static var kubeconfigPath: String {
+        get throws {
+            guard let p = ProcessInfo.processInfo.environment["AVIARY_TEST_KUBECONFIG"], FileManager.default.fileExists(atPath: p) else {
+                throw Missing()
+            }
+            return p
+        }
+    }
+
+    /// The cluster's state directory (certificates, ports, logs).
+    static var directory: String {
+        get throws { (try kubeconfigPath as NSString).deletingLastPathComponent }
+    }
+
+    static func access() throws -> ClusterAccess {
+        try KubeConfig.load(explicitPath: try kubeconfigPath).access()
+    }
+
+    /// An admin client (client certificate in system:masters).
+    static func client(qps: Double = 100, burst: Int = 200) throws -> KubeClient {
+        KubeClient(access: try access(), qps: qps, burst: burst)
+    }
+
+    /// A fresh namespace for one test.
+    static func namespace(_ prefix: String, client: KubeClient) async throws -> String {
+        let name = "\(prefix)-\(UInt32.random(in: 0...UInt32.max) % 1_000_000)"
+        let _: Metadata = try await client.create(.namespaces, Metadata(metadata: ObjectMeta(name: name)))
+        // The service-account controller makes "default" in each namespace; pods need it.
+        return name
+    }
+
+    static func deleteNamespace(_ name: String, client: KubeClient) async {
+        try? await client.delete(.namespaces, name)
+    }
+
+    static var repoRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    /// Runs scripts/cluster.sh against this run's cluster and returns its stdout.
+    @discardableResult
+    static func script(_ args: String...) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [repoRoot + "/scripts/cluster.sh"] + args
+        var env = ProcessInfo.processInfo.environment
+        env["AVIARY_CLUSTER_DIR"] = try directory
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw KubeError.config("cluster.sh \(args.joined(separator: " ")) failed") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Polls until `condition` holds or `timeout` passes.
+func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    Issue.record("timed out after \(timeout) waiting for \(what)")
+    throw CancellationError()
+}

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "aviary", targets: ["Aviary"]),
         .executable(name: "aviary-podsim", targets: ["PodSim"]),
+        .executable(name: "aviary-client-bench", targets: ["ClientBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -41,6 +41,7 @@ NS="bench-$RANDOM"
 
 echo "creating $COUNT ConfigMaps ..." >&2
 RV=$("$BENCH" setup --namespace "$NS" --count "$COUNT")
+kubectl create cm probe -n "$NS" >/dev/null
 
 TMP=$(mktemp -d)
 # measure NAME COMMAND... → appends "seconds peak_kib" for one run to $TMP/NAME
@@ -49,13 +50,19 @@ measure() {
   /usr/bin/time -f "%e %M" -o "$TMP/one" "$@" >/dev/null 2>>"$TMP/$name.stderr"
   cat "$TMP/one" >>"$TMP/$name"
 }
-# live NAME WATCHER → runs the watcher function, drives the writes, and records
-# the time from the first write to the watcher's last event, and its peak RSS.
+# live NAME WATCHER → starts the watcher, waits until it provably watches (it
+# has seen a change to ConfigMap "probe"), drives the writes, and records the
+# time from the first write to the watcher's last event, and its peak RSS.
 live() {
-  local name=$1 watcher=$2
+  local name=$1 watcher=$2 i=0
+  rm -f "$TMP/ready"
   "$watcher" &
   local pid=$!
-  sleep 1.5
+  until [ -e "$TMP/ready" ]; do
+    i=$((i + 1))
+    kubectl annotate cm probe -n "$NS" --overwrite "poke=$i" >/dev/null
+    sleep 0.3
+  done
   local t0; t0=$(date +%s.%N)
   "$BENCH" touch --namespace "$NS" --count "$COUNT" --rounds 2 2>>"$TMP/writes.stderr"
   wait "$pid"
@@ -63,14 +70,26 @@ live() {
   echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') $(tail -1 "$TMP/one" | cut -d' ' -f2)" >>"$TMP/$name"
 }
 aviary_watcher() {
-  /usr/bin/time -f "%e %M" -o "$TMP/one" "$BENCH" watch --namespace "$NS" --events "$EVENTS" >/dev/null 2>>"$TMP/aviary-watch.stderr"
+  /usr/bin/time -f "%e %M" -o "$TMP/one" "$BENCH" watch --namespace "$NS" --events "$EVENTS" --ready-file "$TMP/ready" \
+    >/dev/null 2>>"$TMP/aviary-watch.stderr"
 }
 # kubectl never exits by itself once it has its events: count them, then stop it.
 kubectl_watcher() {
   rm -f "$TMP/fifo"; mkfifo "$TMP/fifo"
   /usr/bin/time -f "%e %M" -o "$TMP/one" kubectl get cm -n "$NS" --watch-only -o json --output-watch-events >"$TMP/fifo" 2>>"$TMP/kubectl-watch.stderr" &
   local tpid=$!
-  awk -v n="$EVENTS" '/^[{]/ { c++ } c == n { exit }' <"$TMP/fifo"
+  # (python, not awk: mawk reads a pipe in blocks and would sit on the last events)
+  python3 -c '
+import sys
+n, ready, seen = int(sys.argv[1]), sys.argv[2], 0
+for line in sys.stdin:
+    if "\"name\":\"probe\"" in line:
+        open(ready, "w").close()
+    elif line.startswith("{"):
+        seen += 1
+        if seen == n:
+            break
+' "$EVENTS" "$TMP/ready" <"$TMP/fifo"
   pkill -TERM -P "$tpid" kubectl || true
   wait "$tpid" || true
 }

@@ -30,9 +30,13 @@ apt_updated=0
 apt_update() {
   if [ "$apt_updated" = 0 ]; then
     # A deb-src twin of the configured Debian archive, for `apt-get source`.
-    if [ -f /etc/apt/sources.list.d/debian.sources ] && ! grep -q 'deb-src' /etc/apt/sources.list.d/*.sources 2>/dev/null; then
-      sed -n '/^Types: deb$/,/^$/p' /etc/apt/sources.list.d/debian.sources \
-        | sed 's/^Types: deb$/Types: deb-src/' > /etc/apt/sources.list.d/aviary-deb-src.sources
+    if ! grep -rqs 'deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+        sed -n '/^Types: deb$/,/^$/p' /etc/apt/sources.list.d/debian.sources \
+          | sed 's/^Types: deb$/Types: deb-src/' >/etc/apt/sources.list.d/aviary-deb-src.sources
+      elif [ -f /etc/apt/sources.list ]; then
+        grep -E '^deb .*debian' /etc/apt/sources.list | sed 's/^deb /deb-src /' >/etc/apt/sources.list.d/aviary-deb-src.list
+      fi
     fi
     log "apt-get update"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null

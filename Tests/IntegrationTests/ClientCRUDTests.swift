@@ -105,10 +105,10 @@ import Testing
         }
 
         // Background: the garbage collector removes the child.
-        let owner2 = try await client.create(.configMaps, ConfigMap(metadata: ObjectMeta(name: "owner")), namespace: ns)
+        let owner2 = try await client.create(.configMaps, ConfigMap(metadata: ObjectMeta(name: "owner2")), namespace: ns)
         let _ = try await client.create(.configMaps, ConfigMap(metadata: ObjectMeta(name: "collected", ownerReferences: [
-            OwnerReference(apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner2.metadata.uid!, controller: true)])), namespace: ns)
-        try await client.delete(.configMaps, "owner", namespace: ns, options: DeleteOptions(propagationPolicy: .Background))
+            OwnerReference(apiVersion: "v1", kind: "ConfigMap", name: "owner2", uid: owner2.metadata.uid!, controller: true)])), namespace: ns)
+        try await client.delete(.configMaps, "owner2", namespace: ns, options: DeleteOptions(propagationPolicy: .Background))
         try await eventually("the garbage collector to delete the child") {
             do {
                 let _: ConfigMap = try await client.get(.configMaps, "collected", namespace: ns)

@@ -96,13 +96,25 @@ private let pemB64 = Data(pem.utf8).base64EncodedString()
         #expect(try token.current() == "from-file")
     }
 
+    @Test func insecureWithACAIsRefused() throws {
+        let cfg = try KubeConfig.parse("""
+            current-context: x
+            clusters: [{name: c, cluster: {server: "https://h:1", insecure-skip-tls-verify: true, certificate-authority-data: \(pemB64)}}]
+            contexts: [{name: x, context: {cluster: c, namespace: ""}}]
+            """, file: "/k")
+        #expect {
+            _ = try cfg.access()
+        } throws: { "\($0)" == "kubeconfig /k: clusters[0].cluster: insecure-skip-tls-verify cannot be combined with a certificate authority" }
+    }
+
     @Test func insecureOnlyWhenSaidExplicitly() throws {
         let cfg = try KubeConfig.parse("""
             current-context: x
             clusters: [{name: c, cluster: {server: "https://h:1", insecure-skip-tls-verify: true}}]
-            contexts: [{name: x, context: {cluster: c}}]
+            contexts: [{name: x, context: {cluster: c, namespace: ""}}]
             """, file: "/k")
         #expect(try cfg.access().tls.insecureSkipVerify)
+        #expect(try cfg.access().namespace == "default")
     }
 
     @Test(arguments: [

@@ -157,6 +157,9 @@ public struct KubeConfig: Sendable {
             throw KubeError.config("\(cAt).server: \"\(server)\" is not an http(s) URL")
         }
         var tls = TLSSettings()
+        if cluster.value.insecureSkipTLSVerify, cluster.value.certificateAuthority != nil || cluster.value.certificateAuthorityData != nil {
+            throw KubeError.config("\(cAt): insecure-skip-tls-verify cannot be combined with a certificate authority")
+        }
         if cluster.value.insecureSkipTLSVerify {
             tls.insecureSkipVerify = true
             Logger(label: "aviary.kube").warning("TLS verification is off for \(server): the kubeconfig says insecure-skip-tls-verify: true")
@@ -200,7 +203,7 @@ public struct KubeConfig: Sendable {
             }
         }
         return ClusterAccess(server: server, tls: tls, credentials: credentials,
-                             namespace: ctx.value.namespace ?? "default",
+                             namespace: ctx.value.namespace.flatMap { $0.isEmpty ? nil : $0 } ?? "default",
                              source: "kubeconfig \(where_) context \(contextName)")
     }
 

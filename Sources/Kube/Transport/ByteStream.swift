@@ -13,6 +13,8 @@ public final class ByteStream: TransferSink, Sendable {
         var chunks = Deque<Data>()
         var buffered = 0
         var paused = false
+        /// A resume has been asked of the I/O thread and not yet carried out.
+        var resumeRequested = false
         var ended = false
         var endError: Error?
         var reader: CheckedContinuation<Data?, Error>?
@@ -21,12 +23,18 @@ public final class ByteStream: TransferSink, Sendable {
     let id: Int
     private let limit: Int
     private let engine: CurlEngine
+    private let token: CancelToken
     private let state = Mutex(State())
 
-    init(id: Int, limit: Int, engine: CurlEngine) {
+    init(id: Int, limit: Int, engine: CurlEngine, token: CancelToken) {
         self.id = id
         self.limit = limit
         self.engine = engine
+        self.token = token
+    }
+
+    struct ConcurrentRead: Error, CustomStringConvertible {
+        var description: String { "a ByteStream has one reader at a time" }
     }
 
     // MARK: reader side
@@ -38,6 +46,7 @@ public final class ByteStream: TransferSink, Sendable {
                 let ready: Result<(status: Int, headers: [String: String]), Error>? = state.withLock { s in
                     if let head = s.head { return .success(head) }
                     if s.ended { return .failure(s.endError ?? KubeError.decoding("stream ended before its headers")) }
+                    if s.headWaiter != nil { return .failure(ConcurrentRead()) }
                     s.headWaiter = cont
                     return nil
                 }
@@ -56,11 +65,13 @@ public final class ByteStream: TransferSink, Sendable {
                 let next: Next = state.withLock { s in
                     if let chunk = s.chunks.popFirst() {
                         s.buffered -= chunk.count
-                        let resume = s.paused && s.buffered <= limit / 2
-                        if resume { s.paused = false }
+                        // Only the I/O thread clears `paused`, when it really unpauses.
+                        let resume = s.paused && !s.resumeRequested && s.buffered <= limit / 2
+                        if resume { s.resumeRequested = true }
                         return .data(chunk, resume: resume)
                     }
                     if s.ended { return .end(s.endError) }
+                    if s.reader != nil { return .end(ConcurrentRead()) }
                     s.reader = cont
                     return .wait
                 }
@@ -81,7 +92,7 @@ public final class ByteStream: TransferSink, Sendable {
 
     /// Ends the transfer; a waiting reader gets a cancellation error.
     public func cancel() {
-        engine.submit(.cancel(id))
+        engine.cancel(id, token)
     }
 
     /// Bytes waiting unread, for tests of backpressure.
@@ -89,6 +100,13 @@ public final class ByteStream: TransferSink, Sendable {
     public var isPaused: Bool { state.withLock { $0.paused } }
 
     // MARK: I/O-thread side
+
+    func willResume() {
+        state.withLock { s in
+            s.paused = false
+            s.resumeRequested = false
+        }
+    }
 
     func receiveHead(status: Int, headers: [String: String]) {
         let waiter = state.withLock { s -> CheckedContinuation<(status: Int, headers: [String: String]), Error>? in

@@ -9,6 +9,7 @@ import Synchronization
 /// a `ByteStream`. No Swift-concurrency thread ever waits inside curl, and curl
 /// handles are touched by the I/O thread alone.
 public final class CurlEngine: Sendable {
+    /// The process's one engine: one I/O thread, one connection pool.
     public static let shared = CurlEngine()
 
     enum Command {
@@ -21,7 +22,7 @@ public final class CurlEngine: Sendable {
     let inbox = Mutex<[Command]>([])
     private let nextID = Atomic<Int>(1)
 
-    public init() {
+    private init() {
         Self.globalInit
         guard let m = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
         multi = SendableHandle(m)
@@ -39,12 +40,13 @@ public final class CurlEngine: Sendable {
     /// Sends a request and returns the whole response.
     public func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
         let id = nextID.add(1, ordering: .relaxed).oldValue
+        let token = CancelToken()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (cont: CheckedContinuation<HTTPResponse, Error>) in
-                submit(.start(Transfer(id: id, request: request, sink: BufferedSink(continuation: cont))))
+                submit(.start(Transfer(id: id, request: request, sink: BufferedSink(continuation: cont), token: token)))
             }
         } onCancel: {
-            self.submit(.cancel(id))
+            self.cancel(id, token)
         }
     }
 
@@ -52,10 +54,18 @@ public final class CurlEngine: Sendable {
     /// `bufferLimit` bytes wait unread; past that the transfer is paused until
     /// the reader catches up.
     public func stream(_ request: HTTPRequest, bufferLimit: Int = 4 << 20) -> ByteStream {
+        var request = request
+        request.http2 = false
         let id = nextID.add(1, ordering: .relaxed).oldValue
-        let stream = ByteStream(id: id, limit: bufferLimit, engine: self)
-        submit(.start(Transfer(id: id, request: request, sink: stream)))
+        let token = CancelToken()
+        let stream = ByteStream(id: id, limit: bufferLimit, engine: self, token: token)
+        submit(.start(Transfer(id: id, request: request, sink: stream, token: token)))
         return stream
+    }
+
+    /// Cancels a transfer whether or not the I/O thread has started it yet.
+    func cancel(_ id: Int, _ token: CancelToken) {
+        if token.cancel() { submit(.cancel(id)) }
     }
 
     func submit(_ command: Command) {
@@ -76,8 +86,6 @@ private final class IOLoop {
     let multi: UnsafeMutableRawPointer
     var active: [Int: Transfer] = [:]
     var byHandle: [UnsafeMutableRawPointer: Transfer] = [:]
-    /// Cancels that arrived before their start (a task cancelled at once).
-    var cancelledEarly: Set<Int> = []
 
     init(engine: CurlEngine) {
         self.engine = engine
@@ -103,7 +111,8 @@ private final class IOLoop {
     func handle(_ command: CurlEngine.Command) {
         switch command {
         case .start(let transfer):
-            if cancelledEarly.remove(transfer.id) != nil {
+            // Cancelled before it started (a task cancelled at once): never send it.
+            if transfer.token.isCancelled {
                 transfer.sink.finish(TransportFailure(kind: .cancelled, server: transfer.request.server, detail: "", notSent: true))
                 return
             }
@@ -111,20 +120,24 @@ private final class IOLoop {
                 let easy = try transfer.makeEasyHandle()
                 active[transfer.id] = transfer
                 byHandle[easy] = transfer
-                _ = curl_multi_add_handle(multi, easy)
+                let code = curl_multi_add_handle(multi, easy)
+                if code != CURLM_OK {
+                    complete(transfer, error: TransportFailure(kind: .other, server: transfer.request.server,
+                                                               detail: String(cString: curl_multi_strerror(code)), notSent: true))
+                }
             } catch {
                 transfer.sink.finish(error)
             }
         case .cancel(let id):
-            guard let transfer = active[id] else {
-                cancelledEarly.insert(id)
-                return
-            }
+            // Not active: it has finished, or its start will see the token.
+            guard let transfer = active[id] else { return }
             complete(transfer, error: TransportFailure(kind: .cancelled, server: transfer.request.server, detail: "", notSent: false))
         case .resume(let id):
-            if let easy = active[id]?.easy {
-                _ = curl_easy_pause(easy, 0) // CURLPAUSE_CONT
-            }
+            guard let transfer = active[id], let easy = transfer.easy else { return }
+            // The quiet spell while paused was the reader's doing, not the connection's.
+            transfer.touch()
+            transfer.sink.willResume()
+            _ = curl_easy_pause(easy, 0) // CURLPAUSE_CONT
         }
     }
 
@@ -154,8 +167,20 @@ private final class IOLoop {
             byHandle[easy] = nil
         }
         active[transfer.id] = nil
-        cancelledEarly.remove(transfer.id)
         transfer.release()
         transfer.sink.finish(error)
     }
+}
+
+/// Shared by a caller and its transfer: cancelling before the I/O thread has
+/// started the transfer means it is never sent.
+final class CancelToken: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    /// Returns true for the call that cancelled it.
+    func cancel() -> Bool {
+        flag.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+    }
+
+    var isCancelled: Bool { flag.load(ordering: .relaxed) }
 }

@@ -30,6 +30,10 @@ public struct HTTPRequest: Sendable {
     /// Abort when less than one byte arrives in this long: how a half-open
     /// connection (a peer that vanished without a FIN) is noticed.
     public var idleTimeout: Duration?
+    /// Offer HTTP/2 (and share a connection). Streams turn it off: pausing one
+    /// HTTP/2 stream does not hold back the server the way a paused TCP
+    /// connection does, so a watch gets a connection of its own.
+    public var http2 = true
 
     public init(method: String, url: String, headers: [String] = [], body: Data? = nil, tls: TLSSettings = TLSSettings(),
                 timeout: Duration? = .seconds(30), connectTimeout: Duration = .seconds(10)) {

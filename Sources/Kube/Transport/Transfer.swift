@@ -9,6 +9,8 @@ protocol TransferSink: AnyObject, Sendable {
     func finish(_ error: Error?)
     /// True while the reader is behind and the transfer is paused on purpose.
     var isPaused: Bool { get }
+    /// The I/O thread is about to unpause the transfer.
+    func willResume()
 }
 
 /// One request in flight: its curl easy handle and what curl needs kept alive
@@ -17,6 +19,7 @@ final class Transfer: @unchecked Sendable {
     let id: Int
     let request: HTTPRequest
     let sink: TransferSink
+    let token: CancelToken
     private(set) var easy: UnsafeMutableRawPointer?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -28,10 +31,11 @@ final class Transfer: @unchecked Sendable {
     /// connection, so the I/O loop checks this instead.)
     private(set) var lastActivity = ContinuousClock.now
 
-    init(id: Int, request: HTTPRequest, sink: TransferSink) {
+    init(id: Int, request: HTTPRequest, sink: TransferSink, token: CancelToken) {
         self.id = id
         self.request = request
         self.sink = sink
+        self.token = token
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
@@ -52,8 +56,10 @@ final class Transfer: @unchecked Sendable {
         check(aviary_easy_setopt_string(h, CURLOPT_URL, request.url))
         check(aviary_easy_setopt_long(h, CURLOPT_NOSIGNAL, 1))
         check(aviary_easy_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer))
-        check(aviary_easy_setopt_long(h, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
-        check(aviary_easy_setopt_long(h, CURLOPT_PIPEWAIT, 1))
+        check(aviary_easy_setopt_long(h, CURLOPT_HTTP_VERSION, request.http2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1)))
+        check(aviary_easy_setopt_long(h, CURLOPT_PIPEWAIT, request.http2 ? 1 : 0))
+        // Through an HTTPS proxy, the proxy's "200 Connection established" is not the answer.
+        check(aviary_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1))
         check(aviary_easy_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1))
         check(aviary_easy_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.milliseconds))
         if let timeout = request.timeout {
@@ -81,6 +87,9 @@ final class Transfer: @unchecked Sendable {
             check(aviary_easy_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 0))
             check(aviary_easy_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 0))
         } else if let ca = tls.caPEM {
+            // Trust this CA alone, not also the system's store (curl's CAPATH default).
+            check(aviary_easy_setopt_string(h, CURLOPT_CAPATH, nil))
+            check(aviary_easy_setopt_string(h, CURLOPT_CAINFO, nil))
             check(Self.setBlob(h, CURLOPT_CAINFO_BLOB, ca))
         }
         if let cert = tls.clientCertPEM {
@@ -123,6 +132,8 @@ final class Transfer: @unchecked Sendable {
         if let l = headerList { curl_slist_free_all(l) }
         headerList = nil
     }
+
+    func touch() { lastActivity = .now }
 
     /// True when the request has an idle limit, the reader is keeping up, and nothing has arrived for that long.
     func isIdle(now: ContinuousClock.Instant) -> Bool {
@@ -202,6 +213,7 @@ final class BufferedSink: TransferSink, @unchecked Sendable {
     private var body = Data()
 
     let isPaused = false
+    func willResume() {}
 
     init(continuation: CheckedContinuation<HTTPResponse, Error>) {
         self.continuation = continuation

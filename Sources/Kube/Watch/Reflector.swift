@@ -90,7 +90,10 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
                         let list: ObjectList<T> = try await r.client.listAll(
                             r.resource, namespace: r.namespace,
                             options: ListOptions(labelSelector: r.labelSelector, fieldSelector: r.fieldSelector, limit: r.pageSize))
-                        let rv = list.metadata.resourceVersion ?? ""
+                        // Without a version a watch would replay everything as ADDED: list again instead.
+                        guard let rv = list.metadata.resourceVersion, !rv.isEmpty else {
+                            throw KubeError.decoding("\(r.resource) list has no resourceVersion")
+                        }
                         resourceVersion = rv
                         lists += 1
                         failures = 0

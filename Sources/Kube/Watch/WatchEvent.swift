@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// One change seen by a watch. ERROR events are not values: the stream throws
 /// them as `KubeError.api` (410 Gone among them), so callers relist in one place.
@@ -45,6 +46,13 @@ struct WireWatchEvent<T: Decodable & Sendable>: Decodable {
 /// Decodes watch lines; pure, so it is tested on hand-made byte streams.
 public struct WatchDecoder<T: Decodable & Sendable>: Sendable {
     private var lines = LineSplitter()
+    private static var logger: Logger { Logger(label: "aviary.watch") }
+
+    private struct Skeleton: Decodable {
+        struct Object: Decodable { var metadata: ObjectMeta }
+        var type: String
+        var object: Object
+    }
 
     public init() {}
 
@@ -57,7 +65,14 @@ public struct WatchDecoder<T: Decodable & Sendable>: Sendable {
         do {
             wire = try JSONDecoder().decode(WireWatchEvent<T>.self, from: line)
         } catch {
-            throw KubeError.decoding("watch event: \(error)")
+            // An object that does not fit T would fail again on every resume; skip
+            // it (loudly) and move past its resourceVersion instead of stalling.
+            guard let skeleton = try? JSONDecoder().decode(Skeleton.self, from: line), let rv = skeleton.object.metadata.resourceVersion else {
+                throw KubeError.decoding("watch event: \(error)")
+            }
+            let m = skeleton.object.metadata
+            Self.logger.error("skipping a \(skeleton.type) event for \(m.namespace ?? "")/\(m.name ?? "") that does not decode as \(T.self): \(error)")
+            return .bookmark(resourceVersion: rv)
         }
         switch wire.decoded {
         case .event(let e): return e

@@ -32,6 +32,10 @@ let package = Package(
                 "Yams",
             ]
         ),
+        // Aviary's own resources: Rollout (and later AnalysisTemplate, AnalysisRun), as compact Codable types.
+        .target(name: "AviaryAPI", dependencies: ["Kube"]),
+        // The decisions: pure functions from what the cluster looks like to what to do next.
+        .target(name: "Rollouts", dependencies: ["AviaryAPI", "Kube"]),
         // Marks pods Ready, since the local control plane has no kubelet.
         .executableTarget(
             name: "PodSim",
@@ -59,6 +63,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KubeTests", dependencies: ["Kube"]),
+        .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AviaryAPI", "Kube"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Kube"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,88 @@
+import Kube
+
+/// Everything a Rollout has done so far. All progress lives here, so a
+/// restarted controller continues where the last one stopped.
+public struct RolloutStatus: Codable, Sendable, Hashable {
+    public var observedGeneration: Int64?
+    public var phase: RolloutPhase?
+    public var message: String?
+    /// The hash of spec.template: the ReplicaSet the rollout is moving to.
+    public var currentPodHash: String?
+    /// The hash of the ReplicaSet that serves as stable.
+    public var stableRS: String?
+    public var currentStepIndex: Int?
+    /// A hash of the steps, so an edit to them restarts the steps.
+    public var currentStepHash: String?
+    public var pauseConditions: [PauseCondition]?
+    /// Set by a user (or the plugin) to abort; cleared by retry or a new full promotion.
+    public var abort: Bool?
+    public var abortedAt: KubeTime?
+    /// Set by a user to skip all remaining steps.
+    public var promoteFull: Bool?
+    public var replicas: Int?
+    public var updatedReplicas: Int?
+    public var readyReplicas: Int?
+    public var availableReplicas: Int?
+    /// For the scale subresource (an HPA reads it).
+    public var selector: String?
+    public var canary: CanaryStatus?
+    public var conditions: [RolloutCondition]?
+    public var collisionCount: Int?
+    public var restartedAt: KubeTime?
+
+    public init() {}
+}
+
+public enum RolloutPhase: String, Codable, Sendable, Hashable {
+    case Healthy, Progressing, Paused, Degraded
+}
+
+public struct PauseCondition: Codable, Sendable, Hashable {
+    public enum Reason: String, Codable, Sendable, Hashable {
+        case CanaryPauseStep, BlueGreenPause, InconclusiveAnalysisRun
+    }
+
+    public var reason: Reason
+    public var startTime: KubeTime
+
+    public init(reason: Reason, startTime: KubeTime) {
+        self.reason = reason
+        self.startTime = startTime
+    }
+}
+
+public struct CanaryStatus: Codable, Sendable, Hashable {
+    public struct Weights: Codable, Sendable, Hashable {
+        public var canary: WeightDestination
+        public var stable: WeightDestination
+    }
+
+    public struct WeightDestination: Codable, Sendable, Hashable {
+        public var weight: Int
+        public var podTemplateHash: String?
+    }
+
+    public var weights: Weights?
+}
+
+public struct RolloutCondition: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable, Hashable {
+        case InvalidSpec, Available, Progressing, ReplicaFailure, Paused, Completed, Healthy
+    }
+
+    public var type: Kind
+    public var status: String
+    public var reason: String
+    public var message: String
+    public var lastUpdateTime: KubeTime?
+    public var lastTransitionTime: KubeTime?
+
+    public init(type: Kind, status: Bool, reason: String, message: String, now: KubeTime) {
+        self.type = type
+        self.status = status ? "True" : "False"
+        self.reason = reason
+        self.message = message
+        self.lastUpdateTime = now
+        self.lastTransitionTime = now
+    }
+}

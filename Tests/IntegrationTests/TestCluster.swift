@@ -69,6 +69,42 @@ enum TestCluster {
     }
 }
 
+extension TestCluster {
+    /// Runs kubectl against this run's cluster; throws with its stderr on failure.
+    @discardableResult
+    static func kubectl(_ args: String...) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["kubectl"] + args
+        var env = ProcessInfo.processInfo.environment
+        env["KUBECONFIG"] = try kubeconfigPath
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw KubeError.config("kubectl \(args.joined(separator: " ")): \(String(decoding: errData, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Applies crds/ as a user would, and waits until the API serves them.
+    static func installCRDs() throws {
+        try kubectl("apply", "-f", repoRoot + "/crds/")
+        try kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rollouts.aviary.dev")
+    }
+
+    /// The documents of a file under examples/.
+    static func example(_ name: String) throws -> [JSONValue] {
+        let text = try String(contentsOfFile: repoRoot + "/examples/" + name, encoding: .utf8)
+        return try JSONValue.documents(fromYAML: text)
+    }
+}
+
 /// Polls until `condition` holds or `timeout` passes.
 func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout

@@ -12,6 +12,8 @@ public struct CanaryStrategy: Codable, Sendable, Hashable {
     public var stableMetadata: PodMetadata?
     /// Background analysis: wired in by the analysis issue.
     public var analysis: JSONValue?
+    /// Not supported: read only so validation can say so rather than ignore it.
+    public var trafficRouting: JSONValue?
 
     public init(steps: [CanaryStep]? = nil, canaryService: String? = nil, stableService: String? = nil,
                 maxSurge: IntOrString? = nil, maxUnavailable: IntOrString? = nil) {
@@ -136,4 +138,10 @@ public struct SetCanaryScale: Codable, Sendable, Hashable {
     public var replicas: Int?
     public var weight: Int?
     public var matchTrafficWeight: Bool?
+
+    public init(replicas: Int? = nil, weight: Int? = nil, matchTrafficWeight: Bool? = nil) {
+        self.replicas = replicas
+        self.weight = weight
+        self.matchTrafficWeight = matchTrafficWeight
+    }
 }

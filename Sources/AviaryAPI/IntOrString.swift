@@ -52,3 +52,8 @@ public enum IntOrString: Codable, Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension IntOrString: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+}

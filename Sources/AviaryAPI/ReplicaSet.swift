@@ -4,8 +4,8 @@ import Kube
 public let podTemplateHashLabel = "rollouts-pod-template-hash"
 /// The revision annotation on each ReplicaSet a Rollout owns.
 public let revisionAnnotation = "rollout.aviary.dev/revision"
-/// When a ReplicaSet that lost its role may be scaled down.
-public let scaleDownDeadlineAnnotation = "rollout.aviary.dev/scale-down-deadline"
+/// The template digest (see `PodTemplateHash.digest`), for telling collisions apart.
+public let templateDigestAnnotation = "rollout.aviary.dev/template-digest"
 
 /// The fields of a ReplicaSet the controller reads; the template stays raw.
 public struct ReplicaSet: KubeObject {
@@ -20,6 +20,13 @@ public struct ReplicaSet: KubeObject {
         public var minReadySeconds: Int?
         public var selector: LabelSelector
         public var template: JSONValue?
+
+        public init(replicas: Int?, minReadySeconds: Int? = nil, selector: LabelSelector, template: JSONValue?) {
+            self.replicas = replicas
+            self.minReadySeconds = minReadySeconds
+            self.selector = selector
+            self.template = template
+        }
     }
 
     public struct Status: Codable, Sendable, Hashable {
@@ -27,6 +34,13 @@ public struct ReplicaSet: KubeObject {
         public var readyReplicas: Int?
         public var availableReplicas: Int?
         public var observedGeneration: Int64?
+
+        public init(replicas: Int? = nil, readyReplicas: Int? = nil, availableReplicas: Int? = nil, observedGeneration: Int64? = nil) {
+            self.replicas = replicas
+            self.readyReplicas = readyReplicas
+            self.availableReplicas = availableReplicas
+            self.observedGeneration = observedGeneration
+        }
     }
 
     public init(metadata: ObjectMeta, spec: Spec, status: Status? = nil) {
@@ -39,6 +53,7 @@ public struct ReplicaSet: KubeObject {
     public var desiredReplicas: Int { spec.replicas ?? 1 }
     public var availableReplicas: Int { status?.availableReplicas ?? 0 }
     public var revision: Int? { metadata.annotations?[revisionAnnotation].flatMap { Int($0) } }
+    public var templateDigest: String? { metadata.annotations?[templateDigestAnnotation] }
 }
 
 /// The fields of a Service the controller reads and writes.
@@ -48,6 +63,7 @@ public struct Service: KubeObject {
 
     public struct Spec: Codable, Sendable, Hashable {
         public var selector: [String: String]?
+        public init(selector: [String: String]?) { self.selector = selector }
     }
 
     public init(metadata: ObjectMeta, spec: Spec?) {

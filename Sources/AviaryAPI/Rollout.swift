@@ -33,6 +33,8 @@ public struct RolloutSpec: Codable, Sendable, Hashable {
     public var progressDeadlineAbort: Bool?
     public var restartAt: KubeTime?
     public var strategy: RolloutStrategy?
+    /// Not supported: read only so validation can say so rather than ignore it.
+    public var workloadRef: JSONValue?
 
     public init(replicas: Int? = nil, selector: LabelSelector? = nil, template: JSONValue? = nil, strategy: RolloutStrategy? = nil) {
         self.replicas = replicas
@@ -65,4 +67,9 @@ public struct RolloutStrategy: Codable, Sendable, Hashable {
 public struct PodMetadata: Codable, Sendable, Hashable {
     public var labels: [String: String]?
     public var annotations: [String: String]?
+
+    public init(labels: [String: String]? = nil, annotations: [String: String]? = nil) {
+        self.labels = labels
+        self.annotations = annotations
+    }
 }

@@ -14,6 +14,9 @@ public struct RolloutStatus: Codable, Sendable, Hashable {
     /// A hash of the steps, so an edit to them restarts the steps.
     public var currentStepHash: String?
     public var pauseConditions: [PauseCondition]?
+    /// True while a pause the controller added is in force: when a user (or the
+    /// plugin) removes the pause conditions, the controller knows it was promoted.
+    public var controllerPause: Bool?
     /// Set by a user (or the plugin) to abort; cleared by retry or a new full promotion.
     public var abort: Bool?
     public var abortedAt: KubeTime?
@@ -31,6 +34,32 @@ public struct RolloutStatus: Codable, Sendable, Hashable {
     public var restartedAt: KubeTime?
 
     public init() {}
+
+    public func condition(_ kind: RolloutCondition.Kind) -> RolloutCondition? {
+        conditions?.first { $0.type == kind }
+    }
+
+    /// Sets a condition, keeping lastTransitionTime when its status is unchanged
+    /// (and lastUpdateTime when nothing about it changed), so an unchanged world
+    /// yields an unchanged status and no write.
+    public mutating func setCondition(_ kind: RolloutCondition.Kind, _ status: Bool, reason: String, message: String, now: KubeTime) {
+        var list = conditions ?? []
+        var c = RolloutCondition(type: kind, status: status, reason: reason, message: message, now: now)
+        if let i = list.firstIndex(where: { $0.type == kind }) {
+            let old = list[i]
+            if old.status == c.status { c.lastTransitionTime = old.lastTransitionTime }
+            if old.status == c.status, old.reason == c.reason, old.message == c.message { c.lastUpdateTime = old.lastUpdateTime }
+            list[i] = c
+        } else {
+            list.append(c)
+        }
+        conditions = list
+    }
+
+    public mutating func removeCondition(_ kind: RolloutCondition.Kind) {
+        conditions?.removeAll { $0.type == kind }
+        if conditions?.isEmpty == true { conditions = nil }
+    }
 }
 
 public enum RolloutPhase: String, Codable, Sendable, Hashable {
@@ -55,14 +84,26 @@ public struct CanaryStatus: Codable, Sendable, Hashable {
     public struct Weights: Codable, Sendable, Hashable {
         public var canary: WeightDestination
         public var stable: WeightDestination
+
+        public init(canary: WeightDestination, stable: WeightDestination) {
+            self.canary = canary
+            self.stable = stable
+        }
     }
 
     public struct WeightDestination: Codable, Sendable, Hashable {
         public var weight: Int
         public var podTemplateHash: String?
+
+        public init(weight: Int, podTemplateHash: String?) {
+            self.weight = weight
+            self.podTemplateHash = podTemplateHash
+        }
     }
 
     public var weights: Weights?
+
+    public init(weights: Weights?) { self.weights = weights }
 }
 
 public struct RolloutCondition: Codable, Sendable, Hashable {

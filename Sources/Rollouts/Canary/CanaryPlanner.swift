@@ -1,0 +1,522 @@
+import AviaryAPI
+import Foundation
+import Kube
+
+/// The canary strategy as one pure function: what the cluster looks like now
+/// → which API calls to make and what the status becomes. Traffic follows pod
+/// counts (no traffic router) and Service selectors.
+///
+/// The Rollout is in one of three situations:
+/// 1. **First deploy** (no stable ReplicaSet yet): the template goes straight
+///    to stable at full size, without steps.
+/// 2. **Settled** (the template is the stable one): stable at full size, every
+///    other ReplicaSet drained. Reverting the template to stable's lands here
+///    at once: that is the fast rollback.
+/// 3. **Canary** (a new template): the step machine moves the canary through
+///    the steps; abort, retry, promote, promote-full and the deadline act here.
+public enum CanaryPlanner {
+    public static func plan(_ view: RolloutView) -> Plan {
+        var ctx = Context(view: view)
+        ctx.run()
+        return ctx.finish()
+    }
+}
+
+/// One reconcile's working state. Only `CanaryPlanner.plan` creates it.
+struct Context {
+    let view: RolloutView
+    let rollout: Rollout
+    let old: RolloutStatus
+    var status: RolloutStatus
+    var plan: Plan
+    let now: KubeTime
+    let replicas: Int
+    let steps: [CanaryStep]
+    let strategy: CanaryStrategy
+    var owned: [ReplicaSet] = []
+    /// Sizes decided in this plan, by ReplicaSet name, for what the Services may select.
+    var plannedSizes: [String: Int] = [:]
+
+    init(view: RolloutView) {
+        self.view = view
+        rollout = view.rollout
+        old = rollout.status ?? RolloutStatus()
+        status = old
+        plan = Plan(status: old)
+        now = view.now
+        replicas = rollout.spec.effectiveReplicas
+        strategy = rollout.spec.strategy?.canary ?? CanaryStrategy()
+        steps = strategy.steps ?? []
+    }
+
+    var name: String { rollout.metadata.name ?? "" }
+
+    mutating func run() {
+        status.observedGeneration = rollout.metadata.generation
+        status.selector = rollout.spec.selector?.queryString
+        adoptOrphans()
+        countReplicas()
+
+        let problems = Validation.problems(rollout, services: view.services)
+        if !problems.isEmpty {
+            let message = problems.joined(separator: "; ")
+            if old.condition(.InvalidSpec)?.message != message { plan.event("InvalidSpec", message, warning: true) }
+            status.setCondition(.InvalidSpec, true, reason: "InvalidSpec", message: message, now: now)
+            status.phase = .Degraded
+            status.message = "InvalidSpec: \(message)"
+            return
+        }
+        status.removeCondition(.InvalidSpec)
+
+        let template = rollout.spec.template!
+        let collisions = status.collisionCount ?? 0
+        let hash = PodTemplateHash.compute(template, collisionCount: collisions)
+        let digest = PodTemplateHash.digest(template)
+        if let clash = owned.first(where: { $0.podTemplateHash == hash }), let d = clash.templateDigest, d != digest {
+            // Another template already has this hash: count the collision and hash again next time.
+            status.collisionCount = collisions + 1
+            plan.requeue(after: 0)
+            return
+        }
+        status.currentPodHash = hash
+        let stepsHash = PodTemplateHash.compute(try! JSONValue(encoding: steps))
+
+        guard let stableHash = old.stableRS, let stable = owned.first(where: { $0.podTemplateHash == stableHash }) else {
+            firstDeploy(hash: hash, digest: digest, template: template, stepsHash: stepsHash)
+            return
+        }
+        if stableHash == hash {
+            settle(stable: stable, stepsHash: stepsHash)
+        } else {
+            canary(hash: hash, digest: digest, template: template, stable: stable, stepsHash: stepsHash)
+        }
+    }
+
+    // MARK: the three situations
+
+    mutating func firstDeploy(hash: String, digest: String, template: JSONValue, stepsHash: String) {
+        var rs = owned.first { $0.podTemplateHash == hash }
+        if rs == nil {
+            let created = newReplicaSet(hash: hash, digest: digest, template: template, replicas: replicas)
+            plan.actions.append(.createReplicaSet(created))
+            plan.event("NewReplicaSetCreated", "Created ReplicaSet \(created.metadata.name!) (revision \(created.revision ?? 1)) with size \(replicas)")
+            rs = created
+            owned.append(created)
+        }
+        status.stableRS = hash
+        status.currentStepIndex = steps.count
+        status.currentStepHash = stepsHash
+        settle(stable: rs!, stepsHash: stepsHash)
+    }
+
+    mutating func settle(stable: ReplicaSet, stepsHash: String) {
+        let hash = stable.podTemplateHash!
+        if old.currentPodHash != nil, old.currentPodHash != hash, old.stableRS == hash {
+            plan.event("RolloutUpdated", "Rolled back to the stable template (revision \(stable.revision ?? 0)) without steps")
+        }
+        // A settled rollout has nothing left to abort, pause or promote.
+        status.abort = nil
+        status.abortedAt = nil
+        status.promoteFull = nil
+        status.pauseConditions = nil
+        status.controllerPause = nil
+        status.currentStepIndex = steps.count
+        status.currentStepHash = stepsHash
+        status.canary = CanaryStatus(weights: .init(canary: .init(weight: 0, podTemplateHash: hash),
+                                                    stable: .init(weight: 100, podTemplateHash: hash)))
+        scale(canary: nil, stable: stable, target: ReplicaSplit(canary: 0, stable: replicas), stableAtFullSize: true)
+        route(stableService: [stable], canaryService: [stable])
+        pruneHistory(keeping: [hash])
+        status.removeCondition(.Paused)
+        let settled = available(stable) >= replicas && stable.desiredReplicas == replicas
+            && others(except: [hash]).allSatisfy { ($0.status?.replicas ?? 0) == 0 && $0.desiredReplicas == 0 }
+        if settled {
+            if old.phase != .Healthy {
+                plan.event("RolloutCompleted", "Rollout completed: revision \(stable.revision ?? 0) is stable with \(replicas) available pods")
+            }
+            status.setCondition(.Progressing, true, reason: "NewReplicaSetAvailable", message: "ReplicaSet \(stable.metadata.name ?? "") is available", now: now)
+            status.setCondition(.Completed, true, reason: "RolloutCompleted", message: "Rollout completed", now: now)
+            setPhase(.Healthy, "")
+        } else {
+            progress(rs: stable)
+            status.setCondition(.Completed, true, reason: "RolloutCompleted", message: "Rollout completed", now: now)
+        }
+    }
+
+    mutating func canary(hash: String, digest: String, template: JSONValue, stable: ReplicaSet, stepsHash: String) {
+        let stableHash = stable.podTemplateHash!
+        var canaryRS = owned.first { $0.podTemplateHash == hash }
+
+        // A new template (or new steps) starts the steps again.
+        if old.currentPodHash != hash || old.currentStepHash != stepsHash {
+            status.currentStepIndex = 0
+            status.pauseConditions = nil
+            status.controllerPause = nil
+            status.promoteFull = nil
+            if old.currentPodHash != hash {
+                status.abort = nil
+                status.abortedAt = nil
+                plan.event("RolloutUpdated", "Rollout updated to a new template (hash \(hash))")
+            }
+        }
+        status.currentStepHash = stepsHash
+
+        if status.abort == true {
+            abort(stable: stable, canary: canaryRS)
+            return
+        }
+        if old.abortedAt != nil {
+            // Retry: abort went back to false. The steps start over.
+            status.abortedAt = nil
+            status.currentStepIndex = 0
+            status.pauseConditions = nil
+            status.controllerPause = nil
+            plan.event("RolloutRetry", "Retrying the update from the first step")
+        }
+        if status.promoteFull == true {
+            status.currentStepIndex = steps.count
+            status.pauseConditions = nil
+            status.controllerPause = nil
+        }
+
+        if canaryRS == nil {
+            let created = newReplicaSet(hash: hash, digest: digest, template: template, replicas: 0)
+            plan.actions.append(.createReplicaSet(created))
+            plan.event("NewReplicaSetCreated", "Created ReplicaSet \(created.metadata.name!) (revision \(created.revision ?? 0))")
+            canaryRS = created
+            owned.append(created)
+        }
+        let canary = canaryRS!
+
+        if rollout.spec.paused != true {
+            advanceSteps(canary: canary, stable: stable)
+        }
+        let index = status.currentStepIndex ?? 0
+        let target = targetSplit(at: index)
+        let weight = index >= steps.count ? 100 : setWeight(at: index)
+        status.canary = CanaryStatus(weights: .init(canary: .init(weight: weight, podTemplateHash: hash),
+                                                    stable: .init(weight: 100 - weight, podTemplateHash: stableHash)))
+        scale(canary: canary, stable: stable, target: target, stableAtFullSize: false)
+
+        // After the last step, and once the canary holds every pod: promote.
+        if index >= steps.count, canary.desiredReplicas == replicas, available(canary) >= replicas {
+            status.stableRS = hash
+            plan.event("RolloutStepCompleted", "Rollout step \(steps.count)/\(steps.count) completed: the canary is the new stable")
+            route(stableService: [canary], canaryService: [canary])
+            status.promoteFull = nil
+            status.abort = nil
+            progress(rs: canary)
+            plan.requeue(after: 0)
+            return
+        }
+        route(stableService: [stable, canary], canaryService: [canary, stable])
+        pruneHistory(keeping: [hash, stableHash])
+        status.removeCondition(.Completed)
+
+        if rollout.spec.paused == true {
+            status.setCondition(.Paused, true, reason: "RolloutPaused", message: "Rollout is paused (spec.paused)", now: now)
+            status.setCondition(.Progressing, true, reason: "RolloutPaused", message: "Rollout is paused", now: now)
+            setPhase(.Paused, "manually paused")
+        } else if let pause = status.pauseConditions?.first {
+            status.setCondition(.Paused, true, reason: pause.reason.rawValue, message: "Rollout is paused at step \(index)", now: now)
+            status.setCondition(.Progressing, true, reason: "RolloutPaused", message: "Rollout is paused", now: now)
+            setPhase(.Paused, pause.reason.rawValue)
+        } else {
+            status.removeCondition(.Paused)
+            progress(rs: canary)
+        }
+    }
+
+    // MARK: steps
+
+    /// The weight of the last setWeight at or before `index`.
+    func setWeight(at index: Int) -> Int {
+        steps.prefix(min(index + 1, steps.count)).last { $0.setWeight != nil }?.setWeight ?? 0
+    }
+
+    /// The pod split the step at `index` wants. The last setCanaryScale at or
+    /// before it sets the canary's size apart from the weight, until another
+    /// setCanaryScale (matchTrafficWeight: true goes back to the weight).
+    func targetSplit(at index: Int) -> ReplicaSplit {
+        if index >= steps.count { return ReplicaSplit(canary: replicas, stable: 0) }
+        let surge = (try? (strategy.maxSurge ?? CanaryStrategy.defaultMaxSurge).scaled(total: replicas, roundUp: true)) ?? 0
+        var split = ReplicaSplit.forWeight(setWeight(at: index), replicas: replicas, maxSurge: surge)
+        if let scale = steps.prefix(index + 1).last(where: { $0.setCanaryScale != nil })?.setCanaryScale {
+            if let r = scale.replicas {
+                split.canary = min(r, replicas)
+            } else if let w = scale.weight {
+                split.canary = (replicas * w + 99) / 100
+            }
+        }
+        return split
+    }
+
+    /// Runs the step machine from the current step as far as it can go now.
+    mutating func advanceSteps(canary: ReplicaSet, stable: ReplicaSet) {
+        while let index = status.currentStepIndex, index < steps.count {
+            let step = steps[index]
+            if let pause = step.pause {
+                guard pauseIsOver(pause) else { return }
+            } else {
+                // setWeight and setCanaryScale: done when the pods are there and available.
+                guard reached(targetSplit(at: index), canary: canary, stable: stable) else { return }
+            }
+            status.currentStepIndex = index + 1
+            plan.event("RolloutStepCompleted", "Rollout step \(index + 1)/\(steps.count) completed (\(describe(step)))")
+        }
+    }
+
+    /// A pause step: starts the pause the first time, ends it when its time is
+    /// up or a user has promoted (removed the pause conditions we set).
+    mutating func pauseIsOver(_ pause: PauseStep) -> Bool {
+        let seconds = (try? pause.seconds()) ?? nil
+        if let current = status.pauseConditions?.first(where: { $0.reason == .CanaryPauseStep }) {
+            guard let seconds else { return false }
+            let end = current.startTime.secondsSinceEpoch + Int64(seconds)
+            if now.secondsSinceEpoch >= end {
+                endPause()
+                return true
+            }
+            plan.requeue(after: Double(end - now.secondsSinceEpoch))
+            return false
+        }
+        if status.controllerPause == true {
+            // We paused and the conditions are gone: promoted.
+            endPause()
+            return true
+        }
+        status.pauseConditions = (status.pauseConditions ?? []) + [PauseCondition(reason: .CanaryPauseStep, startTime: now)]
+        status.controllerPause = true
+        plan.event("RolloutPaused", seconds.map { "Rollout paused for \($0)s at step \((status.currentStepIndex ?? 0) + 1)" }
+            ?? "Rollout paused at step \((status.currentStepIndex ?? 0) + 1) until promoted")
+        if let seconds { plan.requeue(after: Double(seconds)) }
+        return false
+    }
+
+    mutating func endPause() {
+        status.pauseConditions?.removeAll { $0.reason == .CanaryPauseStep }
+        if status.pauseConditions?.isEmpty == true { status.pauseConditions = nil }
+        status.controllerPause = nil
+        plan.event("RolloutResumed", "Rollout resumed")
+    }
+
+    func reached(_ target: ReplicaSplit, canary: ReplicaSet, stable: ReplicaSet) -> Bool {
+        canary.desiredReplicas == target.canary && available(canary) >= target.canary
+            && stable.desiredReplicas == target.stable && available(stable) >= target.stable
+            && others(except: [canary.podTemplateHash ?? "", stable.podTemplateHash ?? ""]).allSatisfy { $0.desiredReplicas == 0 }
+    }
+
+    func describe(_ step: CanaryStep) -> String {
+        if let w = step.setWeight { return "setWeight \(w)" }
+        if let p = step.pause { return ((try? p.seconds()) ?? nil).map { "pause \($0)s" } ?? "pause" }
+        if step.setCanaryScale != nil { return "setCanaryScale" }
+        return step.kinds.joined(separator: ",")
+    }
+
+    // MARK: abort
+
+    mutating func abort(stable: ReplicaSet, canary: ReplicaSet?) {
+        let abortedAt = old.abortedAt ?? now
+        if old.abortedAt == nil {
+            plan.event("RolloutAborted", "Rollout aborted update to revision \(canary?.revision ?? 0)", warning: true)
+        }
+        status.abortedAt = abortedAt
+        status.pauseConditions = nil
+        status.controllerPause = nil
+        status.promoteFull = nil
+        let stableHash = stable.podTemplateHash!
+        status.canary = CanaryStatus(weights: .init(canary: .init(weight: 0, podTemplateHash: canary?.podTemplateHash),
+                                                    stable: .init(weight: 100, podTemplateHash: stableHash)))
+        // Stable returns to full size at once; the canary waits out the abort delay.
+        let delay = strategy.abortScaleDownDelaySeconds ?? CanaryStrategy.defaultAbortScaleDownDelaySeconds
+        let canaryDeadline = abortedAt.secondsSinceEpoch + Int64(delay)
+        let keepCanary = now.secondsSinceEpoch < canaryDeadline
+        if keepCanary { plan.requeue(after: Double(canaryDeadline - now.secondsSinceEpoch)) }
+        setSize(stable, replicas)
+        if let canary {
+            if !keepCanary { setSize(canary, 0) }
+        }
+        for rs in others(except: [stableHash, canary?.podTemplateHash ?? ""]) { setSize(rs, 0) }
+        route(stableService: [stable], canaryService: [stable])
+        status.removeCondition(.Paused)
+        status.removeCondition(.Completed)
+        let message = "RolloutAborted: Rollout aborted update to revision \(canary?.revision ?? 0)"
+        status.setCondition(.Progressing, false, reason: "RolloutAborted", message: message, now: now)
+        setPhase(.Degraded, message)
+    }
+
+    // MARK: scaling and routing
+
+    mutating func scale(canary: ReplicaSet?, stable: ReplicaSet, target: ReplicaSplit, stableAtFullSize: Bool) {
+        let surge = (try? (strategy.maxSurge ?? CanaryStrategy.defaultMaxSurge).scaled(total: replicas, roundUp: true)) ?? 1
+        let unavailable = (try? (strategy.maxUnavailable ?? CanaryStrategy.defaultMaxUnavailable).scaled(total: replicas, roundUp: false)) ?? 0
+        let keep = [stable.podTemplateHash ?? "", canary?.podTemplateHash ?? ""]
+        let input = ScalingInput(
+            replicas: replicas, maxSurge: surge, maxUnavailable: unavailable,
+            canary: canary.map(current), stable: current(stable),
+            others: others(except: keep).sorted { ($0.revision ?? 0) < ($1.revision ?? 0) }.map(current))
+        for (rsName, size) in Scaling.step(input, target: target).sorted(by: { $0.key < $1.key }) {
+            if let rs = owned.first(where: { $0.metadata.name == rsName }) { setSize(rs, size) }
+        }
+    }
+
+    func current(_ rs: ReplicaSet) -> ScalingInput.Current {
+        ScalingInput.Current(name: rs.metadata.name ?? "", replicas: rs.desiredReplicas, available: available(rs))
+    }
+
+    mutating func setSize(_ rs: ReplicaSet, _ size: Int) {
+        let rsName = rs.metadata.name ?? ""
+        plannedSizes[rsName] = size
+        guard size != rs.desiredReplicas else { return }
+        if let i = plan.actions.firstIndex(where: {
+            if case .createReplicaSet(let c) = $0 { return c.metadata.name == rsName } else { return false }
+        }), case .createReplicaSet(var created) = plan.actions[i] {
+            created.spec.replicas = size
+            plan.actions[i] = .createReplicaSet(created)
+            return
+        }
+        plan.actions.append(.scaleReplicaSet(name: rsName, replicas: size))
+        let verb = size > rs.desiredReplicas ? "up" : "down"
+        plan.event("ScalingReplicaSet", "Scaled \(verb) ReplicaSet \(rsName) from \(rs.desiredReplicas) to \(size)")
+    }
+
+    /// Points the Services: each takes the first ReplicaSet of its list that
+    /// has available pods and keeps pods in this plan. A Service is never
+    /// pointed at a ReplicaSet without available pods; with no such candidate
+    /// it stays as it is. The switches come before any scale-down in the plan.
+    mutating func route(stableService stableCandidates: [ReplicaSet], canaryService canaryCandidates: [ReplicaSet]) {
+        var switches: [Action] = []
+        for (serviceName, candidates) in [(strategy.stableService, stableCandidates), (strategy.canaryService, canaryCandidates)] {
+            guard let serviceName, let service = view.services[serviceName] else { continue }
+            guard let target = candidates.first(where: { rs in
+                available(rs) > 0 && plannedSizes[rs.metadata.name ?? "", default: rs.desiredReplicas] > 0
+            }), let hash = target.podTemplateHash else { continue }
+            if service.spec?.selector?[podTemplateHashLabel] != hash {
+                switches.append(.switchService(name: serviceName, podTemplateHash: hash))
+                plan.event("SwitchService", "Switched selector for service \(serviceName) to pod template hash \(hash)")
+            }
+        }
+        plan.actions.insert(contentsOf: switches, at: firstScaleDownIndex())
+    }
+
+    func firstScaleDownIndex() -> Int {
+        plan.actions.firstIndex { action in
+            if case .scaleReplicaSet(let name, let size) = action {
+                return size < (owned.first { $0.metadata.name == name }?.desiredReplicas ?? 0)
+            }
+            if case .event = action { return false }
+            return false
+        } ?? plan.actions.count
+    }
+
+    // MARK: history, adoption, counts
+
+    mutating func pruneHistory(keeping hashes: [String]) {
+        let limit = rollout.spec.effectiveRevisionHistoryLimit
+        let idle = others(except: hashes)
+            .filter { $0.desiredReplicas == 0 && ($0.status?.replicas ?? 0) == 0 && plannedSizes[$0.metadata.name ?? "", default: 0] == 0 }
+            .sorted { ($0.revision ?? 0) > ($1.revision ?? 0) }
+        for rs in idle.dropFirst(limit) {
+            plan.actions.append(.deleteReplicaSet(name: rs.metadata.name ?? ""))
+        }
+    }
+
+    mutating func adoptOrphans() {
+        let uid = rollout.metadata.uid
+        for rs in view.replicaSets {
+            if let owner = rs.metadata.ownerReferences?.first(where: { $0.controller == true }) {
+                if owner.uid == uid { owned.append(rs) }
+                continue
+            }
+            guard rs.podTemplateHash != nil, rollout.spec.selector?.matches(rs.metadata.labels ?? [:]) == true else { continue }
+            plan.actions.append(.adoptReplicaSet(name: rs.metadata.name ?? "", owner: .controller(of: rollout)))
+            owned.append(rs)
+        }
+    }
+
+    mutating func countReplicas() {
+        let hash = rollout.spec.template.map { PodTemplateHash.compute($0, collisionCount: old.collisionCount ?? 0) }
+        status.replicas = owned.reduce(0) { $0 + ($1.status?.replicas ?? 0) }
+        status.readyReplicas = owned.reduce(0) { $0 + ($1.status?.readyReplicas ?? 0) }
+        status.availableReplicas = owned.reduce(0) { $0 + ($1.status?.availableReplicas ?? 0) }
+        status.updatedReplicas = owned.first { $0.podTemplateHash == hash }?.status?.replicas ?? 0
+        if (status.availableReplicas ?? 0) >= replicas {
+            status.setCondition(.Available, true, reason: "AvailableReplicas", message: "Rollout has at least \(replicas) available pods", now: now)
+        } else {
+            status.setCondition(.Available, false, reason: "AvailableReplicas", message: "Rollout does not have minimum availability", now: now)
+        }
+    }
+
+    func others(except hashes: [String]) -> [ReplicaSet] {
+        owned.filter { !hashes.contains($0.podTemplateHash ?? "") }
+    }
+
+    func available(_ rs: ReplicaSet) -> Int { rs.status?.availableReplicas ?? 0 }
+
+    func newReplicaSet(hash: String, digest: String, template: JSONValue, replicas: Int) -> ReplicaSet {
+        var podTemplate = template
+        var meta = podTemplate["metadata"] ?? [:]
+        var labels = meta["labels"] ?? [:]
+        if case .object(var l) = labels { l[podTemplateHashLabel] = .string(hash); labels = .object(l) }
+        if case .object(var m) = meta { m["labels"] = labels; meta = .object(m) }
+        if case .object(var t) = podTemplate { t["metadata"] = meta; podTemplate = .object(t) }
+        var podLabels: [String: String] = [:]
+        if case .object(let l) = labels { for (k, v) in l { if case .string(let s) = v { podLabels[k] = s } } }
+        var selector = rollout.spec.selector ?? LabelSelector()
+        selector.matchLabels = (selector.matchLabels ?? [:]).merging([podTemplateHashLabel: hash]) { _, new in new }
+        let revision = (owned.compactMap(\.revision).max() ?? 0) + 1
+        return ReplicaSet(
+            metadata: ObjectMeta(name: "\(name)-\(hash)", namespace: rollout.metadata.namespace, labels: podLabels,
+                                 annotations: [revisionAnnotation: String(revision), templateDigestAnnotation: digest],
+                                 ownerReferences: [.controller(of: rollout)]),
+            spec: ReplicaSet.Spec(replicas: replicas, minReadySeconds: rollout.spec.minReadySeconds, selector: selector, template: podTemplate))
+    }
+
+    // MARK: phase, progress, deadline
+
+    mutating func setPhase(_ phase: RolloutPhase, _ message: String) {
+        status.phase = phase
+        status.message = message.isEmpty ? nil : message
+    }
+
+    /// Progressing, with a message that changes whenever pods move or a step
+    /// completes, so its lastUpdateTime marks the last progress. With no
+    /// progress for progressDeadlineSeconds the condition goes False
+    /// (ProgressDeadlineExceeded) and, with progressDeadlineAbort, the update
+    /// aborts. Pauses do not count: entering and leaving one changes the message.
+    mutating func progress(rs: ReplicaSet) {
+        let rsName = rs.metadata.name ?? ""
+        let where_ = "step \(status.currentStepIndex ?? 0)/\(steps.count), \(status.updatedReplicas ?? 0) updated, \(status.availableReplicas ?? 0) available"
+        let progressMessage = "ReplicaSet \(rsName) is progressing: \(where_)"
+        let timedOut = "ReplicaSet \(rsName) has timed out progressing (\(where_))"
+        let last = old.condition(.Progressing)
+        var exceeded = last?.reason == "ProgressDeadlineExceeded" && last?.message == timedOut
+        if !exceeded {
+            status.setCondition(.Progressing, true, reason: "ReplicaSetUpdated", message: progressMessage, now: now)
+            let since = status.condition(.Progressing)?.lastUpdateTime ?? now
+            let due = since.secondsSinceEpoch + Int64(rollout.spec.effectiveProgressDeadlineSeconds)
+            if now.secondsSinceEpoch < due {
+                plan.requeue(after: Double(due - now.secondsSinceEpoch))
+            } else {
+                exceeded = true
+                plan.event("ProgressDeadlineExceeded", timedOut, warning: true)
+            }
+        }
+        guard exceeded else {
+            setPhase(.Progressing, progressMessage)
+            return
+        }
+        status.setCondition(.Progressing, false, reason: "ProgressDeadlineExceeded", message: timedOut, now: now)
+        setPhase(.Degraded, "ProgressDeadlineExceeded: \(timedOut)")
+        if rollout.spec.progressDeadlineAbort == true, status.stableRS != status.currentPodHash {
+            status.abort = true
+            plan.requeue(after: 0)
+        }
+    }
+
+    func finish() -> Plan {
+        var p = plan
+        p.status = status
+        return p
+    }
+}

@@ -1,0 +1,54 @@
+import AviaryAPI
+import Kube
+
+/// What one reconcile decided: API calls in order, then the status to write.
+/// The executor applies it; nothing here touches the network.
+public struct Plan: Sendable, Equatable {
+    public var actions: [Action] = []
+    /// The status to write, when it differs from the one read.
+    public var status: RolloutStatus
+    /// Look again after this long even if nothing changes (a timed pause, a scale-down delay, the deadline).
+    public var requeueAfter: Double?
+
+    public init(status: RolloutStatus) { self.status = status }
+
+    mutating func requeue(after seconds: Double) {
+        let s = max(seconds, 0.05)
+        requeueAfter = requeueAfter.map { min($0, s) } ?? s
+    }
+
+    mutating func event(_ reason: String, _ message: String, warning: Bool = false) {
+        actions.append(.event(Event(reason: reason, message: message, warning: warning)))
+    }
+}
+
+public enum Action: Sendable, Equatable {
+    case createReplicaSet(ReplicaSet)
+    case scaleReplicaSet(name: String, replicas: Int)
+    /// Take an orphan that matches this Rollout: add our controller owner reference.
+    case adoptReplicaSet(name: String, owner: OwnerReference)
+    case deleteReplicaSet(name: String)
+    /// Point a Service at one ReplicaSet by adding the hash label to its selector.
+    case switchService(name: String, podTemplateHash: String)
+    case event(Event)
+}
+
+public struct Event: Sendable, Equatable {
+    public var reason: String
+    public var message: String
+    public var warning: Bool
+}
+
+extension ReplicaSet: Equatable {
+    public static func == (a: ReplicaSet, b: ReplicaSet) -> Bool {
+        a.metadata == b.metadata && a.spec == b.spec && a.status == b.status
+    }
+}
+
+extension OwnerReference {
+    /// The controller reference a Rollout puts on what it owns.
+    public static func controller(of rollout: Rollout) -> OwnerReference {
+        OwnerReference(apiVersion: Rollout.apiVersion, kind: "Rollout", name: rollout.metadata.name ?? "",
+                       uid: rollout.metadata.uid ?? "", controller: true, blockOwnerDeletion: true)
+    }
+}

@@ -1,0 +1,99 @@
+import AviaryAPI
+import Kube
+
+/// The checks behind the InvalidSpec condition. Each problem names the field,
+/// so `kubectl describe` (and later `kubectl aviary lint`) can point at it.
+public enum Validation {
+    /// The spec's problems; empty when it is valid. `services` is nil when
+    /// Services are not known (offline lint), so their existence is not checked.
+    public static func problems(_ rollout: Rollout, services: [String: Service]?) -> [String] {
+        var out: [String] = []
+        let spec = rollout.spec
+        if spec.workloadRef != nil {
+            out.append("spec.workloadRef: not supported by aviary; put the pod template in spec.template")
+        }
+        guard let selector = spec.selector, !selector.isEmpty else {
+            out.append("spec.selector: required, and must not be empty")
+            return out
+        }
+        guard let template = spec.template, case .object = template else {
+            out.append("spec.template: required")
+            return out
+        }
+        var labels: [String: String] = [:]
+        if case .object(let l)? = template["metadata"]?["labels"] {
+            for (k, v) in l { if case .string(let s) = v { labels[k] = s } }
+        }
+        if !selector.matches(labels) {
+            out.append("spec.selector: does not match spec.template.metadata.labels")
+        }
+        guard let strategy = spec.strategy, strategy.canary != nil || strategy.blueGreen != nil else {
+            out.append("spec.strategy: one of canary or blueGreen is required")
+            return out
+        }
+        if strategy.blueGreen != nil {
+            out.append("spec.strategy.blueGreen: not supported yet")
+        }
+        if let canary = strategy.canary {
+            out += problems(canary, replicas: spec.effectiveReplicas, services: services)
+        }
+        return out
+    }
+
+    static func problems(_ canary: CanaryStrategy, replicas: Int, services: [String: Service]?) -> [String] {
+        var out: [String] = []
+        let at = "spec.strategy.canary"
+        if canary.trafficRouting != nil {
+            out.append("\(at).trafficRouting: traffic routers are not supported; aviary moves traffic by pod counts and Service selectors")
+        }
+        var surge = 0, unavailable = 0
+        do { surge = try (canary.maxSurge ?? CanaryStrategy.defaultMaxSurge).scaled(total: replicas, roundUp: true) } catch {
+            out.append("\(at).maxSurge: \(error)")
+        }
+        do { unavailable = try (canary.maxUnavailable ?? CanaryStrategy.defaultMaxUnavailable).scaled(total: replicas, roundUp: false) } catch {
+            out.append("\(at).maxUnavailable: \(error)")
+        }
+        if surge == 0, unavailable == 0, out.isEmpty, replicas > 0 {
+            out.append("\(at).maxSurge: maxSurge and maxUnavailable cannot both be 0")
+        }
+        if let c = canary.canaryService, let s = canary.stableService, c == s {
+            out.append("\(at).stableService: must differ from canaryService (\"\(c)\")")
+        }
+        if let services {
+            for (field, name) in [("canaryService", canary.canaryService), ("stableService", canary.stableService)] {
+                if let name, services[name] == nil { out.append("\(at).\(field): Service \"\(name)\" not found") }
+            }
+        }
+        for (i, step) in (canary.steps ?? []).enumerated() {
+            let sat = "\(at).steps[\(i)]"
+            if let unknown = step.unknownKinds.first {
+                out.append("\(sat).\(unknown): unknown step; aviary supports setWeight, pause, setCanaryScale and analysis")
+                continue
+            }
+            guard step.kinds.count == 1 else {
+                out.append(step.kinds.isEmpty ? "\(sat): empty step" : "\(sat): one step kind per step, found \(step.kinds.joined(separator: ", "))")
+                continue
+            }
+            if let w = step.setWeight, !(0...100).contains(w) {
+                out.append("\(sat).setWeight: \(w) is outside 0–100")
+            }
+            if let pause = step.pause {
+                do { _ = try pause.seconds() } catch { out.append("\(sat).pause.duration: \(error)") }
+            }
+            if let scale = step.setCanaryScale {
+                let set = [scale.replicas != nil, scale.weight != nil, scale.matchTrafficWeight == true].filter { $0 }.count
+                if set != 1 {
+                    out.append("\(sat).setCanaryScale: set exactly one of replicas, weight or matchTrafficWeight: true")
+                } else if let r = scale.replicas, r < 0 {
+                    out.append("\(sat).setCanaryScale.replicas: \(r) is negative")
+                } else if let w = scale.weight, !(0...100).contains(w) {
+                    out.append("\(sat).setCanaryScale.weight: \(w) is outside 0–100")
+                }
+            }
+            if step.analysis != nil {
+                out.append("\(sat).analysis: analysis steps are not supported yet")
+            }
+        }
+        return out
+    }
+}

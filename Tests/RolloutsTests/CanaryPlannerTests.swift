@@ -1,0 +1,286 @@
+import AviaryAPI
+import Kube
+import Testing
+@testable import Rollouts
+
+@Suite struct CanaryPlannerTests {
+    let exampleSteps: [CanaryStep] = [.weight(10), .pause("5s"), .weight(30), .pause(), .weight(50), .weight(80)]
+
+    /// A world whose first version is deployed and healthy.
+    func deployed(_ steps: [CanaryStep]? = nil, replicas: Int = 10, maxSurge: IntOrString? = "25%", maxUnavailable: IntOrString? = 0) -> World {
+        var w = World(replicas: replicas, steps: steps ?? exampleSteps, maxSurge: maxSurge, maxUnavailable: maxUnavailable)
+        w.settle()
+        return w
+    }
+
+    @Test func theFirstDeployGoesStraightToStable() {
+        var w = World(steps: exampleSteps)
+        w.reconcile()
+        #expect(w.size("web:1") == 10)
+        #expect(w.status.stableRS == w.hash("web:1"))
+        #expect(w.status.currentStepIndex == 6)
+        #expect(w.events.contains("NewReplicaSetCreated"))
+        w.settle()
+        #expect(w.status.phase == .Healthy)
+        #expect(w.services["web-stable"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:1"))
+        #expect(w.services["web-canary"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:1"))
+        #expect(w.events.contains("RolloutCompleted"))
+    }
+
+    @Test func anUnchangedWorldPlansNothing() {
+        var w = deployed()
+        let plan = w.reconcile()
+        #expect(plan.actions.isEmpty)
+        #expect(plan.status == w.status)
+    }
+
+    @Test func theExampleWalksStepByStep() {
+        var w = deployed()
+        w.setImage("web:2")
+        w.settle()
+        // setWeight 10 → 1 + 9, then the 5 s pause.
+        #expect((w.size("web:2"), w.size("web:1")) == (1, 9))
+        #expect(w.status.currentStepIndex == 1)
+        #expect(w.status.phase == .Paused)
+        #expect(w.status.pauseConditions?.first?.reason == .CanaryPauseStep)
+        #expect(w.lastPlan?.requeueAfter == 5)
+        #expect(w.services["web-canary"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:2"))
+        #expect(w.services["web-stable"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:1"))
+        #expect(w.status.canary?.weights?.canary.weight == 10)
+
+        // The timed pause ends by itself; setWeight 30 → 3 + 7; then the indefinite pause.
+        w.advance(5)
+        w.settle()
+        #expect((w.size("web:2"), w.size("web:1")) == (3, 7))
+        #expect(w.status.currentStepIndex == 3)
+        #expect(w.status.phase == .Paused)
+        #expect(w.lastPlan?.requeueAfter == nil || (w.lastPlan?.requeueAfter ?? 0) > 60)
+        w.advance(3600)
+        w.settle()
+        #expect(w.status.currentStepIndex == 3, "an indefinite pause waits for a promote")
+
+        // Promote: remove the pause conditions, as the plugin does.
+        w.rollout.status?.pauseConditions = nil
+        w.reconcile()
+        #expect(w.status.currentStepIndex == 4, "the pause is over; setWeight 50 is next")
+        w.settle()
+        #expect(w.status.stableRS == w.hash("web:2"))
+        #expect(w.size("web:2") == 10)
+        #expect(w.size("web:1") == 0)
+        #expect(w.status.phase == .Healthy)
+        #expect(w.services["web-stable"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:2"))
+        #expect(w.events.filter { $0 == "RolloutStepCompleted" }.count == 7)
+    }
+
+    @Test func sizesAtEachWeightOfTheExample() {
+        // Each setWeight of the example, reached and held by a following indefinite pause.
+        for (weight, canary, stable) in [(10, 1, 9), (30, 3, 7), (50, 5, 5), (80, 8, 2)] {
+            var w = deployed([.weight(weight), .pause()])
+            w.setImage("web:2")
+            w.settle()
+            #expect((w.size("web:2"), w.size("web:1")) == (canary, stable), "at \(weight)%")
+            #expect(w.status.availableReplicas == 10)
+        }
+    }
+
+    @Test func abortRestoresStableAndScalesTheCanaryDownAfterTheDelay() {
+        var w = deployed()
+        w.setImage("web:2")
+        w.settle()
+        w.advance(5)
+        w.settle()
+        #expect((w.size("web:2"), w.size("web:1")) == (3, 7))
+        w.rollout.status?.abort = true
+        w.settle()
+        #expect(w.status.phase == .Degraded)
+        #expect(w.status.message?.hasPrefix("RolloutAborted") == true)
+        #expect(w.size("web:1") == 10)
+        #expect(w.size("web:2") == 3, "the canary waits out abortScaleDownDelaySeconds")
+        #expect(w.status.canary?.weights?.canary.weight == 0)
+        #expect(w.services["web-canary"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:1"))
+        #expect(w.events.contains("RolloutAborted"))
+        w.advance(30)
+        w.settle()
+        #expect(w.size("web:2") == 0)
+        #expect(w.status.phase == .Degraded)
+
+        // Retry starts the steps again.
+        w.rollout.status?.abort = false
+        w.settle()
+        #expect(w.events.contains("RolloutRetry"))
+        #expect(w.status.currentStepIndex == 1)
+        #expect((w.size("web:2"), w.size("web:1")) == (1, 9))
+        #expect(w.status.phase == .Paused)
+    }
+
+    @Test func promoteFullSkipsTheRemainingSteps() {
+        var w = deployed()
+        w.setImage("web:2")
+        w.settle()
+        w.rollout.status?.promoteFull = true
+        w.settle()
+        #expect(w.status.stableRS == w.hash("web:2"))
+        #expect(w.size("web:1") == 0)
+        #expect(w.status.phase == .Healthy)
+        #expect(w.status.promoteFull == nil)
+    }
+
+    @Test func aNewTemplateMidCanarySupersedesIt() {
+        var w = deployed()
+        w.setImage("web:2")
+        w.settle()
+        w.setImage("web:3")
+        w.settle()
+        #expect(w.status.currentStepIndex == 1)
+        #expect(w.size("web:3") == 1)
+        #expect(w.size("web:2") == 0)
+        #expect(w.size("web:1") == 9)
+    }
+
+    @Test func revertingToStableRollsBackAtOnce() {
+        var w = deployed()
+        w.setImage("web:2")
+        w.settle()
+        w.advance(5)
+        w.settle()
+        w.setImage("web:1")
+        w.settle()
+        #expect(w.size("web:1") == 10)
+        #expect(w.size("web:2") == 0)
+        #expect(w.status.phase == .Healthy)
+        #expect(w.status.stableRS == w.hash("web:1"))
+    }
+
+    @Test func theDeadlineMarksTheRolloutDegradedAndMayAbort() {
+        var w = deployed([.weight(50)])
+        w.rollout.spec.progressDeadlineSeconds = 60
+        w.rollout.spec.progressDeadlineAbort = true
+        w.setImage("web:2")
+        w.reconcile()  // the canary is created but its pods never become available
+        w.reconcile()
+        w.advance(61)
+        w.reconcile()
+        #expect(w.status.condition(.Progressing)?.reason == "ProgressDeadlineExceeded")
+        #expect(w.status.phase == .Degraded)
+        #expect(w.status.abort == true)
+        #expect(w.events.contains("ProgressDeadlineExceeded"))
+        w.reconcile()
+        #expect(w.status.message?.hasPrefix("RolloutAborted") == true)
+    }
+
+    @Test func pausesDoNotCountAgainstTheDeadline() {
+        var w = deployed([.weight(10), .pause(), .weight(50)])
+        w.rollout.spec.progressDeadlineSeconds = 60
+        w.setImage("web:2")
+        w.settle()
+        w.advance(3600)
+        w.settle()
+        #expect(w.status.phase == .Paused)
+        w.rollout.status?.pauseConditions = nil
+        w.settle()
+        #expect(w.status.phase == .Healthy)
+        #expect(!w.events.contains("ProgressDeadlineExceeded"))
+    }
+
+    @Test func specPausedHoldsTheSteps() {
+        var w = deployed([.weight(10), .weight(50)])
+        w.rollout.spec.paused = true
+        w.setImage("web:2")
+        w.settle()
+        #expect(w.status.phase == .Paused)
+        #expect(w.status.currentStepIndex == 0)
+        w.rollout.spec.paused = false
+        w.settle()
+        #expect(w.status.phase == .Healthy)
+    }
+
+    @Test(arguments: [
+        ("selector", "spec.selector: does not match spec.template.metadata.labels"),
+        ("weight", "spec.strategy.canary.steps[0].setWeight: 150 is outside 0–100"),
+        ("service", "spec.strategy.canary.canaryService: Service \"web-canary\" not found"),
+        ("both-zero", "spec.strategy.canary.maxSurge: maxSurge and maxUnavailable cannot both be 0"),
+    ])
+    func invalidSpecsAreDegradedAndScaleNothing(kind: String, message: String) {
+        var w = World(steps: [.weight(10)])
+        switch kind {
+        case "selector": w.rollout.spec.selector = LabelSelector(matchLabels: ["app": "other"])
+        case "weight": w.rollout.spec.strategy?.canary?.steps = [.weight(150)]
+        case "service": w.services["web-canary"] = nil
+        default:
+            w.rollout.spec.strategy?.canary?.maxSurge = .int(0)
+            w.rollout.spec.strategy?.canary?.maxUnavailable = .int(0)
+        }
+        let plan = w.reconcile()
+        #expect(plan.actions.allSatisfy { if case .event = $0 { return true } else { return false } })
+        #expect(w.status.phase == .Degraded)
+        #expect(w.status.condition(.InvalidSpec)?.message == message)
+        #expect(w.replicaSets.isEmpty)
+        // The same problem again is not a new event.
+        w.reconcile()
+        #expect(w.events.filter { $0 == "InvalidSpec" }.count == 1)
+    }
+
+    @Test func anUnknownStepIsNamed() throws {
+        var w = World(steps: [.weight(10)])
+        w.rollout.spec.strategy?.canary?.steps = try JSONValue.documents(fromYAML: "[{experiment: {duration: 1h}}]")[0].decode()
+        w.reconcile()
+        #expect(w.status.condition(.InvalidSpec)?.message
+            == "spec.strategy.canary.steps[0].experiment: unknown step; aviary supports setWeight, pause, setCanaryScale and analysis")
+    }
+
+    @Test func oneReplicaUsesASurgePod() {
+        var w = deployed([.weight(50), .pause()], replicas: 1, maxSurge: 1, maxUnavailable: 0)
+        w.setImage("web:2")
+        w.settle()
+        #expect((w.size("web:2"), w.size("web:1")) == (1, 1))
+    }
+
+    @Test func setCanaryScaleSizesTheCanaryApartFromTheWeight() {
+        var w = deployed([.init(setCanaryScale: SetCanaryScale(replicas: 2)), .weight(10), .pause()])
+        w.setImage("web:2")
+        w.settle()
+        #expect(w.size("web:2") == 2)
+    }
+
+    @Test func oldReplicaSetsArePrunedToTheHistoryLimit() {
+        var w = deployed([])
+        w.rollout.spec.revisionHistoryLimit = 1
+        for v in 2...4 {
+            w.setImage("web:\(v)")
+            w.settle()
+        }
+        #expect(w.replicaSets.count == 2, "the stable one and one old revision")
+        #expect(w.size("web:4") == 10)
+        #expect(w.size("web:3") == 0)
+    }
+
+    @Test func aCollisionHashesAgain() {
+        var w = World(steps: [])
+        let hash = w.hash("web:1")
+        var impostor = ReplicaSet(metadata: ObjectMeta(name: "web-\(hash)", namespace: "default", labels: ["app": "web", podTemplateHashLabel: hash],
+                                                       annotations: [templateDigestAnnotation: "something-else"],
+                                                       ownerReferences: [.controller(of: w.rollout)]),
+                                  spec: .init(replicas: 0, selector: LabelSelector(matchLabels: ["app": "web"]), template: nil))
+        impostor.status = .init(replicas: 0)
+        w.replicaSets[impostor.metadata.name!] = impostor
+        w.reconcile()
+        #expect(w.status.collisionCount == 1)
+        w.settle()
+        #expect(w.status.stableRS == PodTemplateHash.compute(World.template("web:1"), collisionCount: 1))
+        #expect(w.status.phase == .Healthy)
+    }
+
+    @Test func orphansThatMatchAreAdopted() {
+        var w = World(steps: [])
+        let hash = w.hash("web:1")
+        var orphan = ReplicaSet(metadata: ObjectMeta(name: "web-\(hash)", namespace: "default", labels: ["app": "web", podTemplateHashLabel: hash],
+                                                     annotations: [templateDigestAnnotation: PodTemplateHash.digest(World.template("web:1")), revisionAnnotation: "1"]),
+                                spec: .init(replicas: 10, selector: LabelSelector(matchLabels: ["app": "web"]), template: nil))
+        orphan.status = .init(replicas: 10, readyReplicas: 10, availableReplicas: 10)
+        w.replicaSets[orphan.metadata.name!] = orphan
+        let plan = w.reconcile()
+        #expect(plan.actions.contains { if case .adoptReplicaSet = $0 { return true } else { return false } })
+        #expect(!plan.actions.contains { if case .createReplicaSet = $0 { return true } else { return false } })
+        #expect(w.replicaSets.count == 1)
+    }
+}

@@ -1,0 +1,136 @@
+import AviaryAPI
+import Kube
+import Testing
+@testable import Rollouts
+
+/// A tiny in-memory cluster for the planner: it applies plans the way the
+/// executor and the ReplicaSet controller would, with pods becoming available
+/// only when `tick()` says so. Scale-downs remove pods at once.
+struct World {
+    var rollout: Rollout
+    var replicaSets: [String: ReplicaSet] = [:]
+    var services: [String: Service] = [:]
+    var now = KubeTime(secondsSinceEpoch: 1_800_000_000)
+    var events: [String] = []
+    var lastPlan: Plan?
+    /// Checked after every applied plan: available pods never below this.
+    var minAvailable: Int?
+
+    init(replicas: Int = 10, steps: [CanaryStep], maxSurge: IntOrString? = "25%", maxUnavailable: IntOrString? = 0,
+         services: Bool = true, image: String = "web:1") {
+        var canary = CanaryStrategy(steps: steps, canaryService: services ? "web-canary" : nil, stableService: services ? "web-stable" : nil,
+                                    maxSurge: maxSurge, maxUnavailable: maxUnavailable)
+        canary.abortScaleDownDelaySeconds = 30
+        var spec = RolloutSpec(replicas: replicas, selector: LabelSelector(matchLabels: ["app": "web"]), template: World.template(image),
+                               strategy: RolloutStrategy(canary: canary))
+        spec.progressDeadlineSeconds = 600
+        var meta = ObjectMeta(name: "web", namespace: "default")
+        meta.uid = "uid-web"
+        meta.generation = 1
+        rollout = Rollout(metadata: meta, spec: spec)
+        if services {
+            for name in ["web-canary", "web-stable"] {
+                self.services[name] = Service(metadata: ObjectMeta(name: name, namespace: "default"), spec: .init(selector: ["app": "web"]))
+            }
+        }
+        let surge = (try? (maxSurge ?? "25%").scaled(total: replicas, roundUp: true)) ?? 0
+        _ = surge
+        minAvailable = replicas - ((try? (maxUnavailable ?? "25%").scaled(total: replicas, roundUp: false)) ?? 0)
+    }
+
+    static func template(_ image: String) -> JSONValue {
+        ["metadata": ["labels": ["app": "web"]], "spec": ["containers": [["name": "web", "image": .string(image)]]]]
+    }
+
+    mutating func setImage(_ image: String) {
+        rollout.spec.template = World.template(image)
+        rollout.metadata.generation = (rollout.metadata.generation ?? 1) + 1
+    }
+
+    var view: RolloutView {
+        RolloutView(rollout: rollout, replicaSets: replicaSets.values.sorted { $0.metadata.name! < $1.metadata.name! }, services: services, now: now)
+    }
+
+    @discardableResult
+    mutating func reconcile() -> Plan {
+        let plan = CanaryPlanner.plan(view)
+        lastPlan = plan
+        apply(plan)
+        return plan
+    }
+
+    mutating func apply(_ plan: Plan) {
+        for action in plan.actions {
+            switch action {
+            case .createReplicaSet(var rs):
+                rs.status = .init(replicas: 0, readyReplicas: 0, availableReplicas: 0)
+                replicaSets[rs.metadata.name!] = rs
+            case .scaleReplicaSet(let name, let size):
+                replicaSets[name]?.spec.replicas = size
+                if let avail = replicaSets[name]?.status?.availableReplicas, avail > size {
+                    replicaSets[name]?.status = .init(replicas: size, readyReplicas: size, availableReplicas: size)
+                }
+            case .adoptReplicaSet(let name, let owner):
+                replicaSets[name]?.metadata.ownerReferences = [owner]
+            case .deleteReplicaSet(let name):
+                replicaSets[name] = nil
+            case .switchService(let name, let hash):
+                services[name]?.spec?.selector?[podTemplateHashLabel] = hash
+            case .event(let e):
+                events.append(e.reason)
+            }
+        }
+        rollout.status = plan.status
+        checkInvariants()
+    }
+
+    func checkInvariants() {
+        if let minAvailable, hasStable {
+            let available = replicaSets.values.reduce(0) { $0 + ($1.status?.availableReplicas ?? 0) }
+            #expect(available >= minAvailable, "available pods fell to \(available), below \(minAvailable)")
+        }
+        for (name, svc) in services {
+            guard let hash = svc.spec?.selector?[podTemplateHashLabel] else { continue }
+            let target = replicaSets.values.first { $0.podTemplateHash == hash }
+            #expect((target?.status?.availableReplicas ?? 0) > 0, "service \(name) selects \(hash), which has no available pods")
+        }
+    }
+
+    var hasStable: Bool {
+        guard let stable = rollout.status?.stableRS else { return false }
+        return (replicaSets.values.first { $0.podTemplateHash == stable }?.status?.availableReplicas ?? 0) > 0
+    }
+
+    /// Pods of every ReplicaSet become available.
+    mutating func tick() {
+        for (name, rs) in replicaSets {
+            let n = rs.desiredReplicas
+            replicaSets[name]?.status = .init(replicas: n, readyReplicas: n, availableReplicas: n)
+        }
+    }
+
+    /// Reconciles and lets pods come up until nothing changes any more.
+    mutating func settle(rounds: Int = 60) {
+        for _ in 0..<rounds {
+            let allAvailable = replicaSets.values.allSatisfy { ($0.status?.availableReplicas ?? 0) == $0.desiredReplicas }
+            let before = rollout.status
+            let plan = reconcile()
+            tick()
+            let quiet = plan.actions.allSatisfy { if case .event = $0 { return true } else { return false } }
+            if quiet, allAvailable, before == rollout.status { return }
+        }
+    }
+
+    mutating func advance(_ seconds: Int64) {
+        now = KubeTime(secondsSinceEpoch: now.secondsSinceEpoch + seconds)
+    }
+
+    func size(_ image: String) -> Int {
+        let hash = PodTemplateHash.compute(World.template(image))
+        return replicaSets.values.first { $0.podTemplateHash == hash }?.desiredReplicas ?? -1
+    }
+
+    func hash(_ image: String) -> String { PodTemplateHash.compute(World.template(image)) }
+
+    var status: RolloutStatus { rollout.status ?? RolloutStatus() }
+}

@@ -36,6 +36,11 @@ let package = Package(
         .target(name: "AviaryAPI", dependencies: ["Kube"]),
         // The decisions: pure functions from what the cluster looks like to what to do next.
         .target(name: "Rollouts", dependencies: ["AviaryAPI", "Kube"]),
+        // The controller runtime: informer caches, work queue, workers, and the executor that applies plans.
+        .target(
+            name: "Controller",
+            dependencies: ["Rollouts", "AviaryAPI", "Kube", .product(name: "Logging", package: "swift-log")]
+        ),
         // Marks pods Ready, since the local control plane has no kubelet.
         .executableTarget(
             name: "PodSim",
@@ -50,6 +55,7 @@ let package = Package(
             name: "Aviary",
             dependencies: [
                 "Kube",
+                "Controller",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,6 +1,7 @@
 #ifndef AVIARY_CCURL_SHIM_H
 #define AVIARY_CCURL_SHIM_H
 #include <curl/curl.h>
+#include <sys/select.h>
 
 /* Swift cannot call C variadic functions; these typed wrappers pass each
    option's argument with the exact C type curl reads from the va_list. */
@@ -29,5 +30,23 @@ static inline CURLMcode aviary_multi_setopt_long(CURLM *m, CURLMoption o, long v
 
 /* CURL_WRITEFUNC_PAUSE is a macro Swift does not import. */
 static inline size_t aviary_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
+
+/* The sockets one multi handle waits on, as curl_waitfd entries, so that a
+   second multi handle's sockets can be passed to curl_multi_poll of the first
+   and one thread can wait on both. (curl 7.88 has no curl_multi_waitfds.) */
+static inline int aviary_multi_waitfds(CURLM *m, struct curl_waitfd *out, int max) {
+    fd_set r, w, e;
+    int maxfd = -1, n = 0;
+    FD_ZERO(&r); FD_ZERO(&w); FD_ZERO(&e);
+    if (curl_multi_fdset(m, &r, &w, &e, &maxfd) != CURLM_OK) return 0;
+    for (int fd = 0; fd <= maxfd && n < max; fd++) {
+        short ev = 0;
+        if (FD_ISSET(fd, &r)) ev |= CURL_WAIT_POLLIN;
+        if (FD_ISSET(fd, &w)) ev |= CURL_WAIT_POLLOUT;
+        if (FD_ISSET(fd, &e)) ev |= CURL_WAIT_POLLPRI;
+        if (ev) { out[n].fd = fd; out[n].events = ev; out[n].revents = 0; n++; }
+    }
+    return n;
+}
 
 #endif

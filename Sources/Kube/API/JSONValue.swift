@@ -114,3 +114,23 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, 
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(nilLiteral: ()) { self = .null }
 }
+
+extension JSONValue {
+    /// The RFC 7386 merge patch that turns `old` into `new`: changed keys with
+    /// their new values (objects recursively), removed keys as null. Nil when
+    /// nothing changed.
+    public static func mergePatch(from old: JSONValue, to new: JSONValue) -> JSONValue? {
+        guard old != new else { return nil }
+        guard case .object(let o) = old, case .object(let n) = new else { return new }
+        var patch: [String: JSONValue] = [:]
+        for (k, v) in n {
+            if let before = o[k] {
+                if let sub = mergePatch(from: before, to: v) { patch[k] = sub }
+            } else {
+                patch[k] = v
+            }
+        }
+        for k in o.keys where n[k] == nil { patch[k] = .null }
+        return patch.isEmpty ? nil : .object(patch)
+    }
+}

@@ -2,12 +2,18 @@ import CCurl
 import Foundation
 import Synchronization
 
-/// Owns one curl multi handle and the one thread that drives it.
+/// Owns the curl multi handles and the one thread that drives them.
 ///
 /// Callers on any thread hand requests over through a locked inbox and wake the
 /// thread with `curl_multi_wakeup`; answers come back through continuations or
 /// a `ByteStream`. No Swift-concurrency thread ever waits inside curl, and curl
 /// handles are touched by the I/O thread alone.
+///
+/// Two multi handles, so two connection pools: ordinary requests share
+/// multiplexed HTTP/2 connections; each stream (a watch) gets an HTTP/1.1
+/// connection of its own, whose TCP window is what a pause holds back. Kept in
+/// one pool, curl 7.88 would sometimes queue a request on a busy watch
+/// connection, where it waits forever. The thread waits on both at once.
 public final class CurlEngine: Sendable {
     /// The process's one engine: one I/O thread, one connection pool.
     public static let shared = CurlEngine()
@@ -19,13 +25,15 @@ public final class CurlEngine: Sendable {
     }
 
     let multi: SendableHandle
+    let streamMulti: SendableHandle
     let inbox = Mutex<[Command]>([])
     private let nextID = Atomic<Int>(1)
 
     private init() {
         Self.globalInit
-        guard let m = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
+        guard let m = curl_multi_init(), let sm = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
         multi = SendableHandle(m)
+        streamMulti = SendableHandle(sm)
         // Several requests share one HTTP/2 connection when the server offers it.
         _ = aviary_multi_setopt_long(m, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         let thread = Thread { [self] in
@@ -84,12 +92,19 @@ struct SendableHandle: @unchecked Sendable {
 private final class IOLoop {
     let engine: CurlEngine
     let multi: UnsafeMutableRawPointer
+    let streamMulti: UnsafeMutableRawPointer
+    var streamFds = [curl_waitfd](repeating: curl_waitfd(), count: 512)
     var active: [Int: Transfer] = [:]
     var byHandle: [UnsafeMutableRawPointer: Transfer] = [:]
 
     init(engine: CurlEngine) {
         self.engine = engine
         self.multi = engine.multi.pointer
+        self.streamMulti = engine.streamMulti.pointer
+    }
+
+    func pool(for transfer: Transfer) -> UnsafeMutableRawPointer {
+        transfer.request.http2 ? multi : streamMulti
     }
 
     func run() {
@@ -101,10 +116,17 @@ private final class IOLoop {
             for command in commands { handle(command) }
             var running: Int32 = 0
             _ = curl_multi_perform(multi, &running)
-            collectFinished()
+            _ = curl_multi_perform(streamMulti, &running)
+            collectFinished(multi)
+            collectFinished(streamMulti)
             dropIdle()
+            // Wait on both pools: the streams' sockets ride along as extra fds.
+            var streamTimeout = -1
+            _ = curl_multi_timeout(streamMulti, &streamTimeout)
+            let wait = streamTimeout >= 0 ? min(streamTimeout, 1000) : 1000
+            let extra = streamFds.withUnsafeMutableBufferPointer { aviary_multi_waitfds(streamMulti, $0.baseAddress, Int32($0.count)) }
             var fds: Int32 = 0
-            _ = curl_multi_poll(multi, nil, 0, 1000, &fds)
+            _ = streamFds.withUnsafeMutableBufferPointer { curl_multi_poll(multi, $0.baseAddress, UInt32(extra), Int32(wait), &fds) }
         }
     }
 
@@ -120,7 +142,7 @@ private final class IOLoop {
                 let easy = try transfer.makeEasyHandle()
                 active[transfer.id] = transfer
                 byHandle[easy] = transfer
-                let code = curl_multi_add_handle(multi, easy)
+                let code = curl_multi_add_handle(pool(for: transfer), easy)
                 if code != CURLM_OK {
                     complete(transfer, error: TransportFailure(kind: .other, server: transfer.request.server,
                                                                detail: String(cString: curl_multi_strerror(code)), notSent: true))
@@ -141,9 +163,9 @@ private final class IOLoop {
         }
     }
 
-    func collectFinished() {
+    func collectFinished(_ pool: UnsafeMutableRawPointer) {
         var left: Int32 = 0
-        while let msg = curl_multi_info_read(multi, &left) {
+        while let msg = curl_multi_info_read(pool, &left) {
             guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle, let transfer = byHandle[easy] else { continue }
             let code = msg.pointee.data.result
             complete(transfer, error: code == CURLE_OK ? nil : transfer.failure(for: code))
@@ -163,7 +185,7 @@ private final class IOLoop {
 
     func complete(_ transfer: Transfer, error: Error?) {
         if let easy = transfer.easy {
-            _ = curl_multi_remove_handle(multi, easy)
+            _ = curl_multi_remove_handle(pool(for: transfer), easy)
             byHandle[easy] = nil
         }
         active[transfer.id] = nil

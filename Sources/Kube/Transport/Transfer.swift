@@ -58,6 +58,7 @@ final class Transfer: @unchecked Sendable {
         check(aviary_easy_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer))
         check(aviary_easy_setopt_long(h, CURLOPT_HTTP_VERSION, request.http2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1)))
         check(aviary_easy_setopt_long(h, CURLOPT_PIPEWAIT, request.http2 ? 1 : 0))
+        if Self.verbose { check(aviary_easy_setopt_long(h, CURLOPT_VERBOSE, 1)) }
         // Through an HTTPS proxy, the proxy's "200 Connection established" is not the answer.
         check(aviary_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1))
         check(aviary_easy_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1))
@@ -119,6 +120,9 @@ final class Transfer: @unchecked Sendable {
         }
         return h
     }
+
+    /// AVIARY_CURL_VERBOSE=1 makes curl describe every transfer on stderr.
+    static let verbose = ProcessInfo.processInfo.environment["AVIARY_CURL_VERBOSE"] == "1"
 
     private static func setBlob(_ h: UnsafeMutableRawPointer, _ option: CURLoption, _ data: Data) -> CURLcode {
         var bytes = [UInt8](data)

@@ -1,0 +1,84 @@
+import AviaryAPI
+import Foundation
+import Kube
+import Logging
+import Rollouts
+
+/// Applies a plan through the API, action by action, then writes the status.
+/// Every action is safe to repeat: a stale cache may plan one twice.
+public struct Executor: Sendable {
+    let client: KubeClient
+    let logger: Logger
+    public static let component = "aviary-controller"
+
+    public init(client: KubeClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public func apply(_ plan: Plan, to rollout: Rollout) async throws {
+        let ns = rollout.metadata.namespace
+        for action in plan.actions {
+            switch action {
+            case .createReplicaSet(let rs):
+                do {
+                    let _: ReplicaSet = try await client.create(.replicaSets, rs, namespace: ns)
+                } catch let e as KubeError where e.isAlreadyExists {}
+            case .scaleReplicaSet(let name, let replicas):
+                let _: ReplicaSet = try await client.patch(.replicaSets, name, namespace: ns, .merge(["spec": ["replicas": .number(Double(replicas))]]))
+            case .adoptReplicaSet(let name, let owner):
+                let _: ReplicaSet = try await client.patch(.replicaSets, name, namespace: ns,
+                                                           .merge(["metadata": ["ownerReferences": [try JSONValue(encoding: owner)]]]))
+            case .deleteReplicaSet(let name):
+                do {
+                    try await client.delete(.replicaSets, name, namespace: ns, options: DeleteOptions(propagationPolicy: .Background))
+                } catch let e as KubeError where e.isNotFound {}
+            case .switchService(let name, let hash):
+                let _: Service = try await client.patch(.services, name, namespace: ns,
+                                                        .merge(["spec": ["selector": [podTemplateHashLabel: .string(hash)]]]))
+            case .event(let event):
+                await record(event, about: rollout)
+            }
+        }
+        try await writeStatus(plan.status, of: rollout)
+    }
+
+    /// Merge-patches only what changed, with the resourceVersion the plan was
+    /// made from: if someone else wrote in between (a promote, an abort), the
+    /// API answers 409 and the reconcile runs again on fresh state, so no
+    /// field another client set is lost.
+    func writeStatus(_ status: RolloutStatus, of rollout: Rollout) async throws {
+        let before = try JSONValue(encoding: rollout.status ?? RolloutStatus())
+        let after = try JSONValue(encoding: status)
+        guard let diff = JSONValue.mergePatch(from: before, to: after) else { return }
+        let patch: JSONValue = ["metadata": ["resourceVersion": .string(rollout.metadata.resourceVersion ?? "")], "status": diff]
+        let _: JSONValue = try await client.patch(Rollout.resource, rollout.metadata.name ?? "", namespace: rollout.metadata.namespace,
+                                                  .merge(patch), subresource: "status")
+    }
+
+    /// Events are best effort: a failure is logged, never fails the reconcile.
+    func record(_ event: Rollouts.Event, about rollout: Rollout) async {
+        let now = JSONValue.string(KubeTime.now().description)
+        let name = "\(rollout.metadata.name ?? "rollout").\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        let body: JSONValue = [
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": ["name": .string(name), "namespace": .string(rollout.metadata.namespace ?? "default")],
+            "involvedObject": [
+                "apiVersion": .string(Rollout.apiVersion), "kind": "Rollout", "name": .string(rollout.metadata.name ?? ""),
+                "namespace": .string(rollout.metadata.namespace ?? ""), "uid": .string(rollout.metadata.uid ?? ""),
+                "resourceVersion": .string(rollout.metadata.resourceVersion ?? ""),
+            ],
+            "reason": .string(event.reason), "message": .string(event.message),
+            "type": event.warning ? "Warning" : "Normal",
+            "source": ["component": .string(Self.component)],
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "reportingComponent": .string(Self.component),
+        ]
+        do {
+            let _: JSONValue = try await client.create(.events, body, namespace: rollout.metadata.namespace)
+        } catch {
+            logger.warning("cannot record event \(event.reason) for \(rollout.metadata.namespace ?? "")/\(rollout.metadata.name ?? ""): \(error)")
+        }
+        logger.info("\(event.reason): \(event.message)", metadata: ["rollout": "\(rollout.metadata.namespace ?? "")/\(rollout.metadata.name ?? "")"])
+    }
+}

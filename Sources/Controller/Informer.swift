@@ -1,0 +1,110 @@
+import Kube
+import Logging
+import Synchronization
+
+/// A cache of one kind of object, fed by a `Reflector` (list, then watch), with
+/// an optional secondary index. Reconciles read from here and never list.
+public final class Informer<T: KubeObject & Decodable>: Sendable {
+    public typealias Handler = @Sendable (_ old: T?, _ new: T?) -> Void
+
+    private struct Store {
+        var objects: [String: T] = [:]
+        var index: [String: Set<String>] = [:]
+        var synced = false
+    }
+
+    private let reflector: Reflector<T>
+    private let indexKeys: (@Sendable (T) -> [String])?
+    private let store = Mutex(Store())
+    private let handler: Mutex<Handler?> = Mutex(nil)
+    private let logger: Logger
+
+    /// - Parameter index: keys under which `byIndex` finds an object (e.g. its owner's UID).
+    public init(_ reflector: Reflector<T>, index: (@Sendable (T) -> [String])? = nil, logger: Logger = Logger(label: "aviary.informer")) {
+        self.reflector = reflector
+        self.indexKeys = index
+        self.logger = logger
+    }
+
+    public static func key(_ o: T) -> String { key(namespace: o.metadata.namespace, name: o.metadata.name ?? "") }
+    public static func key(namespace: String?, name: String) -> String { namespace.map { "\($0)/\(name)" } ?? name }
+
+    /// Called for every change, after the cache has been updated.
+    public func onChange(_ h: @escaping Handler) { handler.withLock { $0 = h } }
+
+    public var hasSynced: Bool { store.withLock { $0.synced } }
+    public var count: Int { store.withLock { $0.objects.count } }
+
+    public func get(_ key: String) -> T? { store.withLock { $0.objects[key] } }
+    public func get(namespace: String?, name: String) -> T? { get(Self.key(namespace: namespace, name: name)) }
+    public func all() -> [T] { store.withLock { Array($0.objects.values) } }
+
+    public func byIndex(_ value: String) -> [T] {
+        store.withLock { s in (s.index[value] ?? []).compactMap { s.objects[$0] } }
+    }
+
+    /// Runs until cancelled.
+    public func run() async {
+        do {
+            for try await event in reflector {
+                switch event {
+                case .replaced(let items, _): replace(items)
+                case .added(let o), .modified(let o): upsert(o)
+                case .deleted(let o): remove(o)
+                }
+            }
+        } catch {
+            if !(error is CancellationError) { logger.error("informer stopped: \(error)") }
+        }
+    }
+
+    /// Waits until the first list has been stored.
+    public func waitForSync() async throws {
+        while !hasSynced {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func replace(_ items: [T]) {
+        let changes: [(T?, T?)] = store.withLock { s in
+            var fresh: [String: T] = [:]
+            for o in items { fresh[Self.key(o)] = o }
+            var changes: [(T?, T?)] = []
+            for (k, o) in s.objects where fresh[k] == nil { changes.append((o, nil)) }
+            for (k, o) in fresh where s.objects[k]?.metadata.resourceVersion != o.metadata.resourceVersion {
+                changes.append((s.objects[k], o))
+            }
+            s.objects = fresh
+            s.index = [:]
+            if let indexKeys {
+                for (k, o) in fresh { for i in indexKeys(o) { s.index[i, default: []].insert(k) } }
+            }
+            s.synced = true
+            return changes
+        }
+        let h = handler.withLock { $0 }
+        for (old, new) in changes { h?(old, new) }
+    }
+
+    private func upsert(_ o: T) {
+        let k = Self.key(o)
+        let old: T? = store.withLock { s in
+            let old = s.objects[k]
+            if let old, let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
+            s.objects[k] = o
+            if let indexKeys { for i in indexKeys(o) { s.index[i, default: []].insert(k) } }
+            return old
+        }
+        handler.withLock { $0 }?(old, o)
+    }
+
+    private func remove(_ o: T) {
+        let k = Self.key(o)
+        let old: T? = store.withLock { s in
+            guard let old = s.objects.removeValue(forKey: k) else { return nil }
+            if let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
+            return old
+        }
+        handler.withLock { $0 }?(old ?? o, nil)
+    }
+}

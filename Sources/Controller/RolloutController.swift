@@ -1,0 +1,146 @@
+import AviaryAPI
+import Foundation
+import Kube
+import Logging
+import Rollouts
+
+/// The Rollout controller: informers feed a work queue; workers reconcile one
+/// Rollout at a time: read the caches → plan (pure) → execute → write status.
+///
+/// Reading a reconcile from event to API call:
+/// 1. an informer sees a change and `enqueue` maps it to a Rollout key;
+/// 2. a worker takes the key from the `WorkQueue`;
+/// 3. `reconcile` builds a `RolloutView` from the caches and asks `CanaryPlanner.plan`;
+/// 4. the `Executor` applies the plan's actions, then patches the status.
+public final class RolloutController: Sendable {
+    public struct Options: Sendable {
+        public var namespace: String?
+        public var workers: Int
+        public init(namespace: String? = nil, workers: Int = 10) {
+            self.namespace = namespace
+            self.workers = workers
+        }
+    }
+
+    let client: KubeClient
+    let options: Options
+    let logger: Logger
+    let rollouts: Informer<Rollout>
+    let replicaSets: Informer<ReplicaSet>
+    let services: Informer<Service>
+    let queue = WorkQueue()
+    let executor: Executor
+
+    /// Index of ReplicaSets: by controller owner UID, and "orphan:<namespace>" for unowned ones.
+    static func owners(_ rs: ReplicaSet) -> [String] {
+        if let owner = rs.metadata.ownerReferences?.first(where: { $0.controller == true }) { return [owner.uid] }
+        return ["orphan:\(rs.metadata.namespace ?? "")"]
+    }
+
+    public init(client: KubeClient, options: Options, logger: Logger = Logger(label: "aviary.controller")) {
+        self.client = client
+        self.options = options
+        self.logger = logger
+        let ns = options.namespace
+        rollouts = Informer(Reflector(client: client, resource: Rollout.resource, namespace: ns))
+        // Only ReplicaSets that carry our hash label: never the cluster's others.
+        replicaSets = Informer(Reflector(client: client, resource: .replicaSets, namespace: ns, labelSelector: podTemplateHashLabel),
+                               index: Self.owners)
+        services = Informer(Reflector(client: client, resource: .services, namespace: ns))
+        executor = Executor(client: client, logger: logger)
+    }
+
+    /// Runs until the task is cancelled: informers, then workers once caches are synced.
+    public func run() async throws {
+        rollouts.onChange { [queue] _, new in
+            guard let new else { return }
+            Task { await queue.add(Informer<Rollout>.key(new)) }
+        }
+        replicaSets.onChange { [weak self] old, new in self?.replicaSetChanged(old ?? new) }
+        services.onChange { [weak self] old, new in self?.serviceChanged(old ?? new) }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.rollouts.run() }
+            group.addTask { await self.replicaSets.run() }
+            group.addTask { await self.services.run() }
+            try await rollouts.waitForSync()
+            try await replicaSets.waitForSync()
+            try await services.waitForSync()
+            logger.info("caches synced: \(rollouts.count) rollouts, \(replicaSets.count) replicasets, \(services.count) services; \(options.workers) workers")
+            for r in rollouts.all() { await queue.add(Informer<Rollout>.key(r)) }
+            for _ in 0..<max(1, options.workers) {
+                group.addTask { await self.work() }
+            }
+            try await withTaskCancellationHandler {
+                try await group.next()
+            } onCancel: {
+                Task { await self.queue.shutDown() }
+            }
+            group.cancelAll()
+        }
+    }
+
+    func replicaSetChanged(_ rs: ReplicaSet?) {
+        guard let rs else { return }
+        if let owner = rs.metadata.ownerReferences?.first(where: { $0.controller == true }) {
+            guard owner.kind == "Rollout" else { return }
+            let key = Informer<Rollout>.key(namespace: rs.metadata.namespace, name: owner.name)
+            Task { await queue.add(key) }
+            return
+        }
+        // An orphan: any Rollout in its namespace that it matches may adopt it.
+        for r in rollouts.all() where r.metadata.namespace == rs.metadata.namespace
+            && r.spec.selector?.matches(rs.metadata.labels ?? [:]) == true {
+            let key = Informer<Rollout>.key(r)
+            Task { await queue.add(key) }
+        }
+    }
+
+    func serviceChanged(_ svc: Service?) {
+        guard let svc, let name = svc.metadata.name else { return }
+        for r in rollouts.all() where r.metadata.namespace == svc.metadata.namespace {
+            let c = r.spec.strategy?.canary
+            if c?.canaryService == name || c?.stableService == name {
+                let key = Informer<Rollout>.key(r)
+                Task { await queue.add(key) }
+            }
+        }
+    }
+
+    func work() async {
+        while let key = await queue.get() {
+            do {
+                let requeue = try await reconcile(key)
+                await queue.forget(key)
+                if let requeue { await queue.add(key, after: requeue) }
+            } catch {
+                if let e = error as? KubeError, e.isConflict {
+                    logger.debug("\(key): conflict, retrying from fresh state")
+                } else {
+                    logger.warning("\(key): reconcile failed: \(error)")
+                }
+                await queue.addRateLimited(key)
+            }
+            await queue.done(key)
+        }
+    }
+
+    /// One reconcile. Returns when to look again, if a timer is due.
+    func reconcile(_ key: String) async throws -> Double? {
+        guard let rollout = rollouts.get(key), let uid = rollout.metadata.uid else { return nil }
+        if rollout.metadata.deletionTimestamp != nil { return nil }
+        let ns = rollout.metadata.namespace
+        let owned = replicaSets.byIndex(uid)
+        let orphans = replicaSets.byIndex("orphan:\(ns ?? "")").filter { rollout.spec.selector?.matches($0.metadata.labels ?? [:]) == true }
+        var named: [String: Service] = [:]
+        if let c = rollout.spec.strategy?.canary {
+            for name in [c.canaryService, c.stableService].compactMap({ $0 }) {
+                if let s = services.get(namespace: ns, name: name) { named[name] = s }
+            }
+        }
+        let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, now: KubeTime.now())
+        let plan = CanaryPlanner.plan(view)
+        try await executor.apply(plan, to: rollout)
+        return plan.requeueAfter
+    }
+}

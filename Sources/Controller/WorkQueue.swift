@@ -1,0 +1,108 @@
+import Foundation
+
+/// Keys waiting to be reconciled, like controller-runtime's work queue:
+/// - a key is queued at most once, however often it is added;
+/// - a key being processed is never handed to a second worker; added again
+///   meanwhile, it is queued once the first worker is done;
+/// - failures back off per key, exponentially, capped low (10 s) so that a
+///   flapping dependency never parks a Rollout for minutes;
+/// - `add(_:after:)` wakes a key later (timed pauses, scale-down delays).
+public actor WorkQueue {
+    private var queue: [String] = []
+    private var queued: Set<String> = []
+    private var processing: Set<String> = []
+    private var dirty: Set<String> = []
+    private var failures: [String: Int] = [:]
+    private var waiters: [CheckedContinuation<String?, Never>] = []
+    private var timers: [String: Task<Void, Never>] = [:]
+    private var shuttingDown = false
+    public let baseDelay: Double
+    public let maxDelay: Double
+
+    /// Counts for metrics.
+    public private(set) var adds = 0
+    public private(set) var retries = 0
+    public var depth: Int { queue.count }
+
+    public init(baseDelay: Double = 0.005, maxDelay: Double = 10) {
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    public func add(_ key: String) {
+        guard !shuttingDown else { return }
+        adds += 1
+        if processing.contains(key) {
+            dirty.insert(key)
+            return
+        }
+        guard !queued.contains(key) else { return }
+        queued.insert(key)
+        if !waiters.isEmpty {
+            queued.remove(key)
+            processing.insert(key)
+            waiters.removeFirst().resume(returning: key)
+        } else {
+            queue.append(key)
+        }
+    }
+
+    /// Adds the key after `seconds`; an earlier pending wake-up for the key wins.
+    public func add(_ key: String, after seconds: Double) {
+        guard seconds > 0 else { return add(key) }
+        guard timers[key] == nil else { return }
+        timers[key] = Task { [weak self] in
+            try? await Task.sleep(for: .seconds(seconds))
+            await self?.fire(key)
+        }
+    }
+
+    private func fire(_ key: String) {
+        timers[key] = nil
+        add(key)
+    }
+
+    /// Adds the key after its next backoff delay: base × 2^failures, capped.
+    public func addRateLimited(_ key: String) {
+        let n = failures[key, default: 0]
+        failures[key] = n + 1
+        retries += 1
+        let delay = min(maxDelay, baseDelay * pow(2, Double(min(n, 30))))
+        timers[key]?.cancel()
+        timers[key] = nil
+        add(key, after: delay)
+    }
+
+    /// Clears the key's failure count after a success.
+    public func forget(_ key: String) { failures[key] = nil }
+
+    /// The next key to process, or nil once shut down.
+    public func get() async -> String? {
+        if let key = next() { return key }
+        if shuttingDown { return nil }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func next() -> String? {
+        guard !queue.isEmpty else { return nil }
+        let key = queue.removeFirst()
+        queued.remove(key)
+        processing.insert(key)
+        return key
+    }
+
+    /// Marks the key processed; if it was added meanwhile, it is queued again.
+    public func done(_ key: String) {
+        processing.remove(key)
+        if dirty.remove(key) != nil { add(key) }
+    }
+
+    /// Stops handing out keys; waiting workers get nil.
+    public func shutDown() {
+        shuttingDown = true
+        for t in timers.values { t.cancel() }
+        timers = [:]
+        for w in waiters { w.resume(returning: nil) }
+        waiters = []
+    }
+}

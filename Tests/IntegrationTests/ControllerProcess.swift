@@ -1,0 +1,160 @@
+import AviaryAPI
+import Foundation
+import Kube
+import Testing
+
+/// The real `aviary controller` binary, run against one test namespace, so a
+/// test can kill it (SIGKILL) and start another mid-rollout.
+final class ControllerProcess: @unchecked Sendable {
+    let process = Process()
+    let log: String
+
+    init(namespace: String) throws {
+        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // The test bundle sits beside the products it was built with.
+        var dir = bin
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("aviary").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        let exe = dir.appendingPathComponent("aviary").path
+        guard FileManager.default.isExecutableFile(atPath: exe) else { throw KubeError.config("aviary binary not found near \(bin.path)") }
+        log = NSTemporaryDirectory() + "aviary-controller-\(namespace)-\(UUID().uuidString.prefix(6)).log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = ["controller", "--kubeconfig", try TestCluster.kubeconfigPath, "--namespace", namespace, "--workers", "4"]
+        process.standardOutput = FileHandle(forWritingAtPath: log)
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+    }
+
+    func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    deinit { kill() }
+}
+
+/// Reads a Rollout and its ReplicaSets the way a user would check them.
+struct RolloutProbe {
+    let client: KubeClient
+    let namespace: String
+    let name: String
+
+    func rollout() async throws -> Rollout { try await client.get(Rollout.resource, name, namespace: namespace) }
+
+    /// ReplicaSets of the Rollout by image: desired and available pods.
+    func sizes() async throws -> [String: (desired: Int, available: Int)] {
+        let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: namespace)
+        var out: [String: (Int, Int)] = [:]
+        for rs in list.items {
+            guard case .array(let containers)? = rs.spec.template?["spec"]?["containers"], let image = containers.first?["image"]?.stringValue else { continue }
+            out[image] = (rs.desiredReplicas, rs.availableReplicas)
+        }
+        return out
+    }
+
+    func desired(_ image: String) async throws -> Int { try await sizes()[image]?.desired ?? 0 }
+
+    func setImage(_ image: String) async throws {
+        let r = try await rollout()
+        guard case .object(var template)? = r.spec.template, case .object(var spec)? = template["spec"],
+              case .array(var containers)? = spec["containers"], case .object(var c)? = containers.first else { return }
+        c["image"] = .string(image)
+        containers[0] = .object(c)
+        spec["containers"] = .array(containers)
+        template["spec"] = .object(spec)
+        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: namespace, .merge(["spec": ["template": .object(template)]]))
+    }
+
+    /// What `kubectl aviary promote` does: clear the pause conditions.
+    func promote() async throws {
+        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: namespace, .merge(["status": ["pauseConditions": nil]]),
+                                                  subresource: "status")
+    }
+
+    func abort() async throws {
+        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: namespace, .merge(["status": ["abort": true]]),
+                                                  subresource: "status")
+    }
+
+    func retry() async throws {
+        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: namespace, .merge(["status": ["abort": false]]),
+                                                  subresource: "status")
+    }
+
+    func events() async throws -> [(reason: String, message: String)] {
+        let list: ObjectList<JSONValue> = try await client.list(.events, namespace: namespace,
+                                                                options: ListOptions(fieldSelector: "involvedObject.name=\(name)"))
+        return list.items.map { ($0["reason"]?.stringValue ?? "", $0["message"]?.stringValue ?? "") }
+    }
+
+    /// Waits until `condition` holds of the Rollout.
+    func wait(_ what: String, timeout: Duration = .seconds(60), _ condition: (Rollout) async throws -> Bool) async throws {
+        try await eventually(what, timeout: timeout) { try await condition(try await rollout()) }
+    }
+}
+
+/// Samples, throughout a test, what users must never see: fewer available
+/// pods than replicas − maxUnavailable, or a managed Service selecting a
+/// ReplicaSet with no available pods.
+actor ZeroDowntimeSampler {
+    let client: KubeClient
+    let namespace: String
+    let minAvailable: Int
+    let services: [String]
+    private(set) var violations: [String] = []
+    private(set) var samples = 0
+    private var task: Task<Void, Never>?
+
+    init(client: KubeClient, namespace: String, minAvailable: Int, services: [String]) {
+        self.client = client
+        self.namespace = namespace
+        self.minAvailable = minAvailable
+        self.services = services
+    }
+
+    func start() {
+        task = Task { [weak self] in
+            while !Task.isCancelled {
+                await self?.sample()
+                try? await Task.sleep(for: .milliseconds(150))
+            }
+        }
+    }
+
+    func stop() -> (violations: [String], samples: Int) {
+        task?.cancel()
+        return (violations, samples)
+    }
+
+    /// Reads the Services before and after the ReplicaSets; only a selector
+    /// that held across the whole read is judged, so a switch in between is
+    /// never mistaken for a violation.
+    private func sample() async {
+        let before = await selectors()
+        guard let list: ObjectList<ReplicaSet> = try? await client.list(.replicaSets, namespace: namespace) else { return }
+        let after = await selectors()
+        samples += 1
+        let available = list.items.reduce(0) { $0 + $1.availableReplicas }
+        if available < minAvailable { violations.append("only \(available) available pods (minimum \(minAvailable))") }
+        for (name, hash) in after where before[name] == hash {
+            let target = list.items.first { $0.podTemplateHash == hash }
+            if (target?.availableReplicas ?? 0) == 0 { violations.append("service \(name) selects \(hash), which has no available pods") }
+        }
+    }
+
+    private func selectors() async -> [String: String] {
+        var out: [String: String] = [:]
+        for name in services {
+            if let svc: Service = try? await client.get(.services, name, namespace: namespace),
+               let hash = svc.spec?.selector?[podTemplateHashLabel] {
+                out[name] = hash
+            }
+        }
+        return out
+    }
+}

@@ -16,44 +16,59 @@ public struct Executor: Sendable {
         self.logger = logger
     }
 
-    public func apply(_ plan: Plan, to rollout: Rollout) async throws {
+    /// What the API returned for our writes, to put into the caches at once.
+    public struct Written: Sendable {
+        public var replicaSets: [ReplicaSet] = []
+        public var services: [Service] = []
+        public var rollout: Rollout?
+    }
+
+    /// Changes first, then the status, then the events: a status write that
+    /// loses a race (409) is planned again from fresh state, and its events are
+    /// only recorded by the attempt that succeeds.
+    public func apply(_ plan: Plan, to rollout: Rollout) async throws -> Written {
         let ns = rollout.metadata.namespace
+        var written = Written()
+        var events: [Rollouts.Event] = []
         for action in plan.actions {
             switch action {
             case .createReplicaSet(let rs):
                 do {
-                    let _: ReplicaSet = try await client.create(.replicaSets, rs, namespace: ns)
+                    written.replicaSets.append(try await client.create(.replicaSets, rs, namespace: ns))
                 } catch let e as KubeError where e.isAlreadyExists {}
             case .scaleReplicaSet(let name, let replicas):
-                let _: ReplicaSet = try await client.patch(.replicaSets, name, namespace: ns, .merge(["spec": ["replicas": .number(Double(replicas))]]))
+                written.replicaSets.append(try await client.patch(.replicaSets, name, namespace: ns,
+                                                                  .merge(["spec": ["replicas": .number(Double(replicas))]])))
             case .adoptReplicaSet(let name, let owner):
-                let _: ReplicaSet = try await client.patch(.replicaSets, name, namespace: ns,
-                                                           .merge(["metadata": ["ownerReferences": [try JSONValue(encoding: owner)]]]))
+                written.replicaSets.append(try await client.patch(.replicaSets, name, namespace: ns,
+                                                                  .merge(["metadata": ["ownerReferences": [try JSONValue(encoding: owner)]]])))
             case .deleteReplicaSet(let name):
                 do {
                     try await client.delete(.replicaSets, name, namespace: ns, options: DeleteOptions(propagationPolicy: .Background))
                 } catch let e as KubeError where e.isNotFound {}
             case .switchService(let name, let hash):
-                let _: Service = try await client.patch(.services, name, namespace: ns,
-                                                        .merge(["spec": ["selector": [podTemplateHashLabel: .string(hash)]]]))
+                written.services.append(try await client.patch(.services, name, namespace: ns,
+                                                               .merge(["spec": ["selector": [podTemplateHashLabel: .string(hash)]]])))
             case .event(let event):
-                await record(event, about: rollout)
+                events.append(event)
             }
         }
-        try await writeStatus(plan.status, of: rollout)
+        written.rollout = try await writeStatus(plan.status, of: rollout)
+        for event in events { await record(event, about: rollout) }
+        return written
     }
 
     /// Merge-patches only what changed, with the resourceVersion the plan was
     /// made from: if someone else wrote in between (a promote, an abort), the
     /// API answers 409 and the reconcile runs again on fresh state, so no
     /// field another client set is lost.
-    func writeStatus(_ status: RolloutStatus, of rollout: Rollout) async throws {
+    func writeStatus(_ status: RolloutStatus, of rollout: Rollout) async throws -> Rollout? {
         let before = try JSONValue(encoding: rollout.status ?? RolloutStatus())
         let after = try JSONValue(encoding: status)
-        guard let diff = JSONValue.mergePatch(from: before, to: after) else { return }
+        guard let diff = JSONValue.mergePatch(from: before, to: after) else { return nil }
         let patch: JSONValue = ["metadata": ["resourceVersion": .string(rollout.metadata.resourceVersion ?? "")], "status": diff]
-        let _: JSONValue = try await client.patch(Rollout.resource, rollout.metadata.name ?? "", namespace: rollout.metadata.namespace,
-                                                  .merge(patch), subresource: "status")
+        return try await client.patch(Rollout.resource, rollout.metadata.name ?? "", namespace: rollout.metadata.namespace,
+                                      .merge(patch), subresource: "status")
     }
 
     /// Events are best effort: a failure is logged, never fails the reconcile.

@@ -15,7 +15,7 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
 
     private let reflector: Reflector<T>
     private let indexKeys: (@Sendable (T) -> [String])?
-    private let store = Mutex(Store())
+    private let cache = Mutex(Store())
     private let handler: Mutex<Handler?> = Mutex(nil)
     private let logger: Logger
 
@@ -32,15 +32,15 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     /// Called for every change, after the cache has been updated.
     public func onChange(_ h: @escaping Handler) { handler.withLock { $0 = h } }
 
-    public var hasSynced: Bool { store.withLock { $0.synced } }
-    public var count: Int { store.withLock { $0.objects.count } }
+    public var hasSynced: Bool { cache.withLock { $0.synced } }
+    public var count: Int { cache.withLock { $0.objects.count } }
 
-    public func get(_ key: String) -> T? { store.withLock { $0.objects[key] } }
+    public func get(_ key: String) -> T? { cache.withLock { $0.objects[key] } }
     public func get(namespace: String?, name: String) -> T? { get(Self.key(namespace: namespace, name: name)) }
-    public func all() -> [T] { store.withLock { Array($0.objects.values) } }
+    public func all() -> [T] { cache.withLock { Array($0.objects.values) } }
 
     public func byIndex(_ value: String) -> [T] {
-        store.withLock { s in (s.index[value] ?? []).compactMap { s.objects[$0] } }
+        cache.withLock { s in (s.index[value] ?? []).compactMap { s.objects[$0] } }
     }
 
     /// Runs until cancelled.
@@ -65,8 +65,24 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
         }
     }
 
+    /// Puts an object the controller just wrote into the cache, so the next
+    /// reconcile does not act on the version before its own write. An older
+    /// version than the cached one is ignored. No change handler runs: the
+    /// watch will report the same write.
+    public func store(_ o: T) {
+        let k = Self.key(o)
+        cache.withLock { s in
+            if let cached = s.objects[k], let a = Int(cached.metadata.resourceVersion ?? ""), let b = Int(o.metadata.resourceVersion ?? ""), a > b {
+                return
+            }
+            if let old = s.objects[k], let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
+            s.objects[k] = o
+            if let indexKeys { for i in indexKeys(o) { s.index[i, default: []].insert(k) } }
+        }
+    }
+
     private func replace(_ items: [T]) {
-        let changes: [(T?, T?)] = store.withLock { s in
+        let changes: [(T?, T?)] = cache.withLock { s in
             var fresh: [String: T] = [:]
             for o in items { fresh[Self.key(o)] = o }
             var changes: [(T?, T?)] = []
@@ -88,19 +104,23 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
 
     private func upsert(_ o: T) {
         let k = Self.key(o)
-        let old: T? = store.withLock { s in
+        let (old, applied): (T?, Bool) = cache.withLock { s in
             let old = s.objects[k]
+            // Our own write may already be here, newer than this event: keep it.
+            if let old, let a = Int(old.metadata.resourceVersion ?? ""), let b = Int(o.metadata.resourceVersion ?? ""), a > b {
+                return (old, false)
+            }
             if let old, let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
             s.objects[k] = o
             if let indexKeys { for i in indexKeys(o) { s.index[i, default: []].insert(k) } }
-            return old
+            return (old, true)
         }
-        handler.withLock { $0 }?(old, o)
+        if applied { handler.withLock { $0 }?(old, o) }
     }
 
     private func remove(_ o: T) {
         let k = Self.key(o)
-        let old: T? = store.withLock { s in
+        let old: T? = cache.withLock { s in
             guard let old = s.objects.removeValue(forKey: k) else { return nil }
             if let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
             return old

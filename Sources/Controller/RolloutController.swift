@@ -140,7 +140,10 @@ public final class RolloutController: Sendable {
         }
         let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, now: KubeTime.now())
         let plan = CanaryPlanner.plan(view)
-        try await executor.apply(plan, to: rollout)
+        let written = try await executor.apply(plan, to: rollout)
+        for rs in written.replicaSets { replicaSets.store(rs) }
+        for svc in written.services { services.store(svc) }
+        if let r = written.rollout { rollouts.store(r) }
         return plan.requeueAfter
     }
 }

@@ -14,7 +14,7 @@ public actor WorkQueue {
     private var dirty: Set<String> = []
     private var failures: [String: Int] = [:]
     private var waiters: [CheckedContinuation<String?, Never>] = []
-    private var timers: [String: Task<Void, Never>] = [:]
+    private var timers: [String: (due: ContinuousClock.Instant, task: Task<Void, Never>)] = [:]
     private var shuttingDown = false
     public let baseDelay: Double
     public let maxDelay: Double
@@ -47,20 +47,28 @@ public actor WorkQueue {
         }
     }
 
-    /// Adds the key after `seconds`; an earlier pending wake-up for the key wins.
+    /// Adds the key after `seconds`. A key has one pending wake-up: the sooner one wins.
     public func add(_ key: String, after seconds: Double) {
         guard seconds > 0 else { return add(key) }
-        guard timers[key] == nil else { return }
-        timers[key] = Task { [weak self] in
-            try? await Task.sleep(for: .seconds(seconds))
-            await self?.fire(key)
+        let due = ContinuousClock.now + .seconds(seconds)
+        if let pending = timers[key] {
+            if pending.due <= due { return }
+            pending.task.cancel()
         }
+        let task = Task { [weak self] in
+            try? await Task.sleep(until: due, clock: .continuous)
+            if !Task.isCancelled { await self?.fire(key, due: due) }
+        }
+        timers[key] = (due, task)
     }
 
-    private func fire(_ key: String) {
-        timers[key] = nil
+    private func fire(_ key: String, due: ContinuousClock.Instant) {
+        if timers[key]?.due == due { timers[key] = nil }
         add(key)
     }
+
+    /// Wake-ups pending, for metrics and tests.
+    public var pendingTimers: Int { timers.count }
 
     /// Adds the key after its next backoff delay: base × 2^failures, capped.
     public func addRateLimited(_ key: String) {
@@ -68,8 +76,6 @@ public actor WorkQueue {
         failures[key] = n + 1
         retries += 1
         let delay = min(maxDelay, baseDelay * pow(2, Double(min(n, 30))))
-        timers[key]?.cancel()
-        timers[key] = nil
         add(key, after: delay)
     }
 
@@ -100,7 +106,7 @@ public actor WorkQueue {
     /// Stops handing out keys; waiting workers get nil.
     public func shutDown() {
         shuttingDown = true
-        for t in timers.values { t.cancel() }
+        for t in timers.values { t.task.cancel() }
         timers = [:]
         for w in waiters { w.resume(returning: nil) }
         waiters = []

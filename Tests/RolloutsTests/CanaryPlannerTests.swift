@@ -69,7 +69,8 @@ import Testing
         #expect(w.size("web:1") == 0)
         #expect(w.status.phase == .Healthy)
         #expect(w.services["web-stable"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:2"))
-        #expect(w.events.filter { $0 == "RolloutStepCompleted" }.count == 7)
+        #expect(w.events.filter { $0 == "RolloutStepCompleted" }.count == 6)
+        #expect(w.events.filter { $0 == "RolloutPromoted" }.count == 1)
     }
 
     @Test func sizesAtEachWeightOfTheExample() {

@@ -201,7 +201,7 @@ struct Context {
         // After the last step, and once the canary holds every pod: promote.
         if index >= steps.count, canary.desiredReplicas == replicas, available(canary) >= replicas {
             status.stableRS = hash
-            plan.event("RolloutStepCompleted", "Rollout step \(steps.count)/\(steps.count) completed: the canary is the new stable")
+            plan.event("RolloutPromoted", "Promoted ReplicaSet \(canary.metadata.name ?? "") (revision \(canary.revision ?? 0)) to stable")
             route(stableService: [canary], canaryService: [canary])
             status.promoteFull = nil
             status.abort = nil

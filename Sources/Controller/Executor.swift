@@ -46,6 +46,10 @@ public struct Executor: Sendable {
                 do {
                     try await client.delete(.replicaSets, name, namespace: ns, options: DeleteOptions(propagationPolicy: .Background))
                 } catch let e as KubeError where e.isNotFound {}
+            case .deletePod(let name):
+                do {
+                    try await client.delete(.pods, name, namespace: ns)
+                } catch let e as KubeError where e.isNotFound {}
             case .switchService(let name, let hash):
                 written.services.append(try await client.patch(.services, name, namespace: ns,
                                                                .merge(["spec": ["selector": [podTemplateHashLabel: .string(hash)]]])))

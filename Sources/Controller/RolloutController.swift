@@ -28,6 +28,8 @@ public final class RolloutController: Sendable {
     let rollouts: Informer<Rollout>
     let replicaSets: Informer<ReplicaSet>
     let services: Informer<Service>
+    /// Our pods only (by the hash label), indexed by namespace and hash: read for spec.restartAt.
+    let pods: Informer<Pod>
     let queue = WorkQueue()
     let executor: Executor
 
@@ -47,6 +49,8 @@ public final class RolloutController: Sendable {
         replicaSets = Informer(Reflector(client: client, resource: .replicaSets, namespace: ns, labelSelector: podTemplateHashLabel),
                                index: Self.owners)
         services = Informer(Reflector(client: client, resource: .services, namespace: ns))
+        pods = Informer(Reflector(client: client, resource: .pods, namespace: ns, labelSelector: podTemplateHashLabel),
+                        index: { [($0.metadata.namespace ?? "") + "/" + ($0.metadata.labels?[podTemplateHashLabel] ?? "")] })
         executor = Executor(client: client, logger: logger)
     }
 
@@ -63,9 +67,11 @@ public final class RolloutController: Sendable {
             group.addTask { await self.rollouts.run() }
             group.addTask { await self.replicaSets.run() }
             group.addTask { await self.services.run() }
+            group.addTask { await self.pods.run() }
             try await rollouts.waitForSync()
             try await replicaSets.waitForSync()
             try await services.waitForSync()
+            try await pods.waitForSync()
             logger.info("caches synced: \(rollouts.count) rollouts, \(replicaSets.count) replicasets, \(services.count) services; \(options.workers) workers")
             for r in rollouts.all() { await queue.add(Informer<Rollout>.key(r)) }
             for _ in 0..<max(1, options.workers) {
@@ -138,7 +144,8 @@ public final class RolloutController: Sendable {
                 if let s = services.get(namespace: ns, name: name) { named[name] = s }
             }
         }
-        let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, now: KubeTime.now())
+        let stablePods = rollout.spec.restartAt == nil ? [] : pods.byIndex("\(ns ?? "")/\(rollout.status?.stableRS ?? "")")
+        let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, stablePods: stablePods, now: KubeTime.now())
         let plan = CanaryPlanner.plan(view)
         let written = try await executor.apply(plan, to: rollout)
         for rs in written.replicaSets { replicaSets.store(rs) }

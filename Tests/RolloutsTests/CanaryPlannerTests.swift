@@ -285,3 +285,41 @@ import Testing
         #expect(w.replicaSets.count == 1)
     }
 }
+
+@Suite struct RestartTests {
+    func pod(_ name: String, hash: String, created: KubeTime) throws -> Pod {
+        let json: JSONValue = ["metadata": ["name": .string(name), "labels": [podTemplateHashLabel: .string(hash)],
+                                            "creationTimestamp": .string(created.description)]]
+        return try json.decode()
+    }
+
+    @Test func restartAtRecreatesStablePodsOneAtATime() throws {
+        var w = World(steps: [])
+        w.settle()
+        let hash = w.hash("web:1")
+        let start = w.now
+        w.pods = try (0..<3).map { try pod("p\($0)", hash: hash, created: start) }
+        w.advance(10)
+        w.rollout.spec.restartAt = w.now
+        var restarted = 0
+        for round in 0..<10 {
+            w.deletedPods = []
+            w.reconcile()
+            #expect(w.deletedPods.count <= 1, "one at a time with maxUnavailable 0")
+            for name in w.deletedPods {
+                w.pods.removeAll { $0.metadata.name == name }
+                w.pods.append(try pod("new\(round)", hash: hash, created: w.now))
+                restarted += 1
+            }
+            w.advance(1)
+            if w.status.restartedAt != nil { break }
+        }
+        #expect(restarted == 3)
+        #expect(w.status.restartedAt == w.rollout.spec.restartAt)
+        #expect(w.events.contains("RolloutRestarted"))
+        // Done once: nothing more to delete.
+        w.deletedPods = []
+        w.reconcile()
+        #expect(w.deletedPods.isEmpty)
+    }
+}

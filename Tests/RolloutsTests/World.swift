@@ -12,6 +12,8 @@ struct World {
     var services: [String: Service] = [:]
     var now = KubeTime(secondsSinceEpoch: 1_800_000_000)
     var events: [String] = []
+    var pods: [Pod] = []
+    var deletedPods: [String] = []
     var lastPlan: Plan?
     /// Checked after every applied plan: available pods never below this.
     var minAvailable: Int?
@@ -48,7 +50,8 @@ struct World {
     }
 
     var view: RolloutView {
-        RolloutView(rollout: rollout, replicaSets: replicaSets.values.sorted { $0.metadata.name! < $1.metadata.name! }, services: services, now: now)
+        RolloutView(rollout: rollout, replicaSets: replicaSets.values.sorted { $0.metadata.name! < $1.metadata.name! }, services: services,
+                    stablePods: pods, now: now)
     }
 
     @discardableResult
@@ -74,6 +77,8 @@ struct World {
                 replicaSets[name]?.metadata.ownerReferences = [owner]
             case .deleteReplicaSet(let name):
                 replicaSets[name] = nil
+            case .deletePod(let name):
+                deletedPods.append(name)
             case .switchService(let name, let hash):
                 services[name]?.spec?.selector?[podTemplateHashLabel] = hash
             case .event(let e):

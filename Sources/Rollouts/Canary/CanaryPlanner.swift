@@ -126,6 +126,7 @@ struct Context {
                                                     stable: .init(weight: 100, podTemplateHash: hash)))
         scale(canary: nil, stable: stable, target: ReplicaSplit(canary: 0, stable: replicas), stableAtFullSize: true)
         route(stableService: [stable], canaryService: [stable])
+        restartPods(of: stable)
         pruneHistory(keeping: [hash])
         status.removeCondition(.Paused)
         let settled = available(stable) >= replicas && stable.desiredReplicas == replicas
@@ -210,6 +211,7 @@ struct Context {
             return
         }
         route(stableService: [stable, canary], canaryService: [canary, stable])
+        restartPods(of: stable)
         pruneHistory(keeping: [hash, stableHash])
         status.removeCondition(.Completed)
 
@@ -409,6 +411,35 @@ struct Context {
         } ?? plan.actions.count
     }
 
+    // MARK: restart
+
+    /// spec.restartAt: once it has passed, the stable ReplicaSet's pods older
+    /// than it are deleted (and so recreated) a few at a time: as many as
+    /// maxUnavailable allows beyond the pods already missing, at least one.
+    mutating func restartPods(of stable: ReplicaSet) {
+        guard let restartAt = rollout.spec.restartAt, old.restartedAt != restartAt else { return }
+        guard restartAt <= now else {
+            plan.requeue(after: Double(restartAt.secondsSinceEpoch - now.secondsSinceEpoch))
+            return
+        }
+        let stale = view.stablePods
+            .filter { $0.metadata.deletionTimestamp == nil && ($0.metadata.creationTimestamp ?? now) < restartAt }
+            .sorted { ($0.metadata.creationTimestamp ?? now) < ($1.metadata.creationTimestamp ?? now) }
+        if stale.isEmpty {
+            guard view.stablePods.allSatisfy({ $0.metadata.deletionTimestamp == nil }), available(stable) >= stable.desiredReplicas else { return }
+            status.restartedAt = restartAt
+            plan.event("RolloutRestarted", "Restarted all pods of ReplicaSet \(stable.metadata.name ?? "")")
+            return
+        }
+        let maxUnavailable = (try? (strategy.maxUnavailable ?? CanaryStrategy.defaultMaxUnavailable).scaled(total: replicas, roundUp: false)) ?? 0
+        let missing = max(0, stable.desiredReplicas - available(stable))
+        let budget = max(1, maxUnavailable) - missing
+        for pod in stale.prefix(max(0, budget)) {
+            plan.actions.append(.deletePod(name: pod.metadata.name ?? ""))
+            plan.event("RestartingPod", "Restarting pod \(pod.metadata.name ?? "") (spec.restartAt \(restartAt))")
+        }
+    }
+
     // MARK: history, adoption, counts
 
     mutating func pruneHistory(keeping hashes: [String]) {
@@ -516,6 +547,12 @@ struct Context {
 
     func finish() -> Plan {
         var p = plan
+        var status = status
+        if status.phase == .Healthy {
+            status.setCondition(.Healthy, true, reason: "RolloutHealthy", message: "Rollout is healthy", now: now)
+        } else {
+            status.setCondition(.Healthy, false, reason: "RolloutHealthy", message: "Rollout is \(status.phase?.rawValue ?? "not healthy")", now: now)
+        }
         p.status = status
         return p
     }

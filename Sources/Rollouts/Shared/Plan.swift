@@ -28,6 +28,8 @@ public enum Action: Sendable, Equatable {
     /// Take an orphan that matches this Rollout: add our controller owner reference.
     case adoptReplicaSet(name: String, owner: OwnerReference)
     case deleteReplicaSet(name: String)
+    /// Recreate a pod (spec.restartAt): its ReplicaSet makes a new one.
+    case deletePod(name: String)
     /// Point a Service at one ReplicaSet by adding the hash label to its selector.
     case switchService(name: String, podTemplateHash: String)
     case event(Event)

@@ -50,6 +50,16 @@ public struct Executor: Sendable {
                 do {
                     try await client.delete(.pods, name, namespace: ns)
                 } catch let e as KubeError where e.isNotFound {}
+            case .setPodMetadata(let rsName, let podNames, let labels, let annotations):
+                func values(_ m: [String: String?]) -> JSONValue { .object(m.mapValues { $0.map(JSONValue.string) ?? .null }) }
+                let meta: JSONValue = ["labels": values(labels), "annotations": values(annotations)]
+                written.replicaSets.append(try await client.patch(.replicaSets, rsName, namespace: ns,
+                                                                  .merge(["spec": ["template": ["metadata": meta]]])))
+                for pod in podNames {
+                    do {
+                        let _: Pod = try await client.patch(.pods, pod, namespace: ns, .merge(["metadata": meta]))
+                    } catch let e as KubeError where e.isNotFound {}
+                }
             case .switchService(let name, let hash):
                 written.services.append(try await client.patch(.services, name, namespace: ns,
                                                                .merge(["spec": ["selector": [podTemplateHashLabel: .string(hash)]]])))

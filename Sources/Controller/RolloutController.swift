@@ -28,7 +28,7 @@ public final class RolloutController: Sendable {
     let rollouts: Informer<Rollout>
     let replicaSets: Informer<ReplicaSet>
     let services: Informer<Service>
-    /// Our pods only (by the hash label), indexed by namespace and hash: read for spec.restartAt.
+    /// Our pods only (by the hash label), indexed by namespace and hash: read for spec.restartAt and role metadata.
     let pods: Informer<Pod>
     let queue = WorkQueue()
     let executor: Executor
@@ -144,8 +144,11 @@ public final class RolloutController: Sendable {
                 if let s = services.get(namespace: ns, name: name) { named[name] = s }
             }
         }
-        let stablePods = rollout.spec.restartAt == nil ? [] : pods.byIndex("\(ns ?? "")/\(rollout.status?.stableRS ?? "")")
-        let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, stablePods: stablePods, now: KubeTime.now())
+        // Pods are read only when something needs them: a restart, or role metadata.
+        let canary = rollout.spec.strategy?.canary
+        let needsPods = rollout.spec.restartAt != nil || canary?.canaryMetadata != nil || canary?.stableMetadata != nil
+        let rolloutPods = needsPods ? (owned + orphans).compactMap(\.podTemplateHash).flatMap { pods.byIndex("\(ns ?? "")/\($0)") } : []
+        let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, pods: rolloutPods, now: KubeTime.now())
         let plan = CanaryPlanner.plan(view)
         let written = try await executor.apply(plan, to: rollout)
         for rs in written.replicaSets { replicaSets.store(rs) }

@@ -323,3 +323,31 @@ import Testing
         #expect(w.deletedPods.isEmpty)
     }
 }
+
+@Suite struct RoleMetadataTests {
+    @Test func canaryAndStablePodsCarryTheirRoleAndSwapOnPromotion() {
+        var w = World(steps: [.weight(50), .pause()])
+        w.rollout.spec.strategy?.canary?.canaryMetadata = PodMetadata(labels: ["role": "canary", "canary-only": "yes"])
+        w.rollout.spec.strategy?.canary?.stableMetadata = PodMetadata(labels: ["role": "stable"])
+        w.settle()
+        func labels(_ image: String) -> [String: String] {
+            let rs = w.replicaSets.values.first { $0.podTemplateHash == w.hash(image) }
+            guard case .object(let l)? = rs?.spec.template?["metadata"]?["labels"] else { return [:] }
+            return l.compactMapValues(\.stringValue)
+        }
+        #expect(labels("web:1")["role"] == "stable")
+        w.setImage("web:2")
+        w.settle()
+        #expect(labels("web:2")["role"] == "canary")
+        #expect(labels("web:2")["canary-only"] == "yes")
+        #expect(labels("web:1")["role"] == "stable")
+        w.rollout.status?.pauseConditions = nil
+        w.settle()
+        #expect(w.status.stableRS == w.hash("web:2"))
+        #expect(labels("web:2")["role"] == "stable")
+        #expect(labels("web:2")["canary-only"] == nil)
+        // Settled: nothing more to change.
+        let plan = w.reconcile()
+        #expect(plan.actions.isEmpty)
+    }
+}

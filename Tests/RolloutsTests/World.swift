@@ -51,7 +51,7 @@ struct World {
 
     var view: RolloutView {
         RolloutView(rollout: rollout, replicaSets: replicaSets.values.sorted { $0.metadata.name! < $1.metadata.name! }, services: services,
-                    stablePods: pods, now: now)
+                    pods: pods, now: now)
     }
 
     @discardableResult
@@ -79,6 +79,14 @@ struct World {
                 replicaSets[name] = nil
             case .deletePod(let name):
                 deletedPods.append(name)
+            case .setPodMetadata(let rsName, _, let labels, _):
+                if case .object(var t)? = replicaSets[rsName]?.spec.template, case .object(var m) = t["metadata"] ?? [:],
+                   case .object(var l) = m["labels"] ?? [:] {
+                    for (k, v) in labels { l[k] = v.map(JSONValue.string) }
+                    m["labels"] = .object(l)
+                    t["metadata"] = .object(m)
+                    replicaSets[rsName]?.spec.template = .object(t)
+                }
             case .switchService(let name, let hash):
                 services[name]?.spec?.selector?[podTemplateHashLabel] = hash
             case .event(let e):

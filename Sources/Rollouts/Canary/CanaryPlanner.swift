@@ -126,6 +126,7 @@ struct Context {
                                                     stable: .init(weight: 100, podTemplateHash: hash)))
         scale(canary: nil, stable: stable, target: ReplicaSplit(canary: 0, stable: replicas), stableAtFullSize: true)
         route(stableService: [stable], canaryService: [stable])
+        applyRoleMetadata(stable: stable, canary: nil)
         restartPods(of: stable)
         pruneHistory(keeping: [hash])
         status.removeCondition(.Paused)
@@ -211,6 +212,7 @@ struct Context {
             return
         }
         route(stableService: [stable, canary], canaryService: [canary, stable])
+        applyRoleMetadata(stable: stable, canary: canary)
         restartPods(of: stable)
         pruneHistory(keeping: [hash, stableHash])
         status.removeCondition(.Completed)
@@ -411,6 +413,42 @@ struct Context {
         } ?? plan.actions.count
     }
 
+    // MARK: role metadata
+
+    /// canaryMetadata and stableMetadata: the canary's pods carry the first, the
+    /// stable's the second; a promotion swaps them in place, without restarts.
+    mutating func applyRoleMetadata(stable: ReplicaSet, canary: ReplicaSet?) {
+        let canaryMeta = strategy.canaryMetadata ?? PodMetadata()
+        let stableMeta = strategy.stableMetadata ?? PodMetadata()
+        guard canaryMeta != PodMetadata() || stableMeta != PodMetadata() else { return }
+        for (rs, mine, other) in [(stable, stableMeta, canaryMeta)] + (canary.map { [($0, canaryMeta, stableMeta)] } ?? []) {
+            var labels: [String: String?] = [:], annotations: [String: String?] = [:]
+            for k in (other.labels ?? [:]).keys where mine.labels?[k] == nil { labels[k] = .some(nil) }
+            for k in (other.annotations ?? [:]).keys where mine.annotations?[k] == nil { annotations[k] = .some(nil) }
+            for (k, v) in mine.labels ?? [:] { labels[k] = v }
+            for (k, v) in mine.annotations ?? [:] { annotations[k] = v }
+            func satisfied(_ have: [String: String]?, _ want: [String: String?]) -> Bool {
+                want.allSatisfy { k, v in have?[k] == v }
+            }
+            let templateMeta = rs.spec.template?["metadata"]
+            func strings(_ v: JSONValue?) -> [String: String] {
+                guard case .object(let o)? = v else { return [:] }
+                return o.compactMapValues(\.stringValue)
+            }
+            let podsOfRS = view.pods.filter { $0.metadata.labels?[podTemplateHashLabel] == rs.podTemplateHash }
+            let stalePods = podsOfRS.filter { !satisfied($0.metadata.labels, labels) || !satisfied($0.metadata.annotations, annotations) }
+            let templateOK = satisfied(strings(templateMeta?["labels"]), labels) && satisfied(strings(templateMeta?["annotations"]), annotations)
+            if !templateOK || !stalePods.isEmpty {
+                plan.actions.append(.setPodMetadata(replicaSet: rs.metadata.name ?? "", pods: stalePods.compactMap(\.metadata.name),
+                                                    labels: labels, annotations: annotations))
+            }
+        }
+    }
+
+    func stablePods(_ stable: ReplicaSet) -> [Pod] {
+        view.pods.filter { $0.metadata.labels?[podTemplateHashLabel] == stable.podTemplateHash }
+    }
+
     // MARK: restart
 
     /// spec.restartAt: once it has passed, the stable ReplicaSet's pods older
@@ -422,11 +460,11 @@ struct Context {
             plan.requeue(after: Double(restartAt.secondsSinceEpoch - now.secondsSinceEpoch))
             return
         }
-        let stale = view.stablePods
+        let stale = stablePods(stable)
             .filter { $0.metadata.deletionTimestamp == nil && ($0.metadata.creationTimestamp ?? now) < restartAt }
             .sorted { ($0.metadata.creationTimestamp ?? now) < ($1.metadata.creationTimestamp ?? now) }
         if stale.isEmpty {
-            guard view.stablePods.allSatisfy({ $0.metadata.deletionTimestamp == nil }), available(stable) >= stable.desiredReplicas else { return }
+            guard stablePods(stable).allSatisfy({ $0.metadata.deletionTimestamp == nil }), available(stable) >= stable.desiredReplicas else { return }
             status.restartedAt = restartAt
             plan.event("RolloutRestarted", "Restarted all pods of ReplicaSet \(stable.metadata.name ?? "")")
             return

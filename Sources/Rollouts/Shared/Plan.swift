@@ -30,6 +30,9 @@ public enum Action: Sendable, Equatable {
     case deleteReplicaSet(name: String)
     /// Recreate a pod (spec.restartAt): its ReplicaSet makes a new one.
     case deletePod(name: String)
+    /// Set (or, with nil, remove) role labels and annotations on a ReplicaSet's
+    /// pod template and on its existing pods, in place (canaryMetadata, stableMetadata).
+    case setPodMetadata(replicaSet: String, pods: [String], labels: [String: String?], annotations: [String: String?])
     /// Point a Service at one ReplicaSet by adding the hash label to its selector.
     case switchService(name: String, podTemplateHash: String)
     case event(Event)

@@ -8,15 +8,15 @@ public struct RolloutView: Sendable {
     public var replicaSets: [ReplicaSet]
     /// The Services the strategy names, by name; a missing one is absent.
     public var services: [String: Service]
-    /// Pods of the stable ReplicaSet: read only for spec.restartAt.
-    public var stablePods: [Pod]
+    /// Pods of the Rollout's ReplicaSets (by hash label): read for spec.restartAt and role metadata.
+    public var pods: [Pod]
     public var now: KubeTime
 
-    public init(rollout: Rollout, replicaSets: [ReplicaSet], services: [String: Service], stablePods: [Pod] = [], now: KubeTime) {
+    public init(rollout: Rollout, replicaSets: [ReplicaSet], services: [String: Service], pods: [Pod] = [], now: KubeTime) {
         self.rollout = rollout
         self.replicaSets = replicaSets
         self.services = services
-        self.stablePods = stablePods
+        self.pods = pods
         self.now = now
     }
 }

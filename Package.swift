@@ -70,6 +70,7 @@ let package = Package(
         ),
         .testTarget(name: "KubeTests", dependencies: ["Kube"]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AviaryAPI", "Kube"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Kube"]),
     ],
     swiftLanguageModes: [.v6]

@@ -187,7 +187,7 @@ cmd_env() {
 }
 
 cmd_status() {
-  for p in etcd kube-apiserver kube-controller-manager podsim; do
+  for p in etcd kube-apiserver kube-controller-manager podsim controller; do
     if alive "$p"; then echo "$p: running (pid $(cat "$PIDS/$p"))"; else echo "$p: stopped"; fi
   done
 }
@@ -208,7 +208,8 @@ cmd_restart_apiserver() {
 
 cmd_down() {
   [ -d "$PIDS" ] || return 0
-  for p in podsim kube-controller-manager kube-apiserver etcd; do stop "$p"; done
+  # "controller" is the aviary controller the demo starts and records here.
+  for p in controller podsim kube-controller-manager kube-apiserver etcd; do stop "$p"; done
   rm -rf "$DIR"
   log "stopped and removed $DIR"
 }

@@ -16,6 +16,19 @@ fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { kubectl get rollout web --no-headers | awk '{ printf "  phase %-11s step %-2s weight %-4s available %s/%s\n", $6, $7, $8, $5, $2 }'; }
+# follow CONDITION: print each change of the rollout's state until CONDITION (a shell command) holds.
+follow() {
+  local last="" now
+  for _ in $(seq 1 240); do
+    now=$(show)
+    [ "$now" != "$last" ] && echo "$now" && last=$now
+    eval "$1" && return 0
+    sleep 0.5
+  done
+  echo "timed out waiting; the controller's log: $AVIARY_CLUSTER_DIR/logs/controller.log" >&2
+  return 1
+}
+sizes() { kubectl get rs -l app=web -o custom-columns=REPLICASET:.metadata.name,IMAGE:.spec.template.spec.containers[0].image,DESIRED:.spec.replicas,AVAILABLE:.status.availableReplicas; }
 
 step "Installing dependencies (Debian packages; kube-apiserver is built once and cached)"
 scripts/install-deps.sh >/dev/null
@@ -46,24 +59,13 @@ show
 step "Rolling out web:2.0: setWeight 10 → pause 5s → setWeight 30 → pause until promoted"
 kubectl patch rollout web --type=json \
   -p '[{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "registry.example/web:2.0"}]'
-last=""
-for _ in $(seq 1 240); do
-  now=$(show)
-  [ "$now" != "$last" ] && echo "$now" && last=$now
-  [ "$(kubectl get rollout web -o jsonpath='{.status.currentStepIndex}/{.status.phase}')" = "3/Paused" ] && break
-  sleep 0.5
-done
-kubectl get rs -l app=web -o custom-columns=REPLICASET:.metadata.name,IMAGE:.spec.template.spec.containers[0].image,DESIRED:.spec.replicas,AVAILABLE:.status.availableReplicas
+follow '[ "$(kubectl get rollout web -o jsonpath="{.status.currentStepIndex}/{.status.phase}")" = "3/Paused" ]'
+sizes
 
 step "Promoting (what \`kubectl aviary promote web\` will do: clear the pause)"
 kubectl patch rollout web --subresource=status --type=merge -p '{"status": {"pauseConditions": null}}' >/dev/null
-for _ in $(seq 1 240); do
-  now=$(show)
-  [ "$now" != "$last" ] && echo "$now" && last=$now
-  [ "$(kubectl get rollout web -o jsonpath='{.status.phase}/{.status.stableRS}')" = "Healthy/$(kubectl get rollout web -o jsonpath='{.status.currentPodHash}')" ] && break
-  sleep 0.5
-done
-kubectl get rs -l app=web -o custom-columns=REPLICASET:.metadata.name,IMAGE:.spec.template.spec.containers[0].image,DESIRED:.spec.replicas,AVAILABLE:.status.availableReplicas
+follow '[ "$(kubectl get rollout web -o jsonpath="{.status.phase}/{.status.stableRS}")" = "Healthy/$(kubectl get rollout web -o jsonpath="{.status.currentPodHash}")" ]'
+sizes
 
 step "What happened (events)"
 kubectl get events --field-selector involvedObject.name=web --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message | tail -n 25

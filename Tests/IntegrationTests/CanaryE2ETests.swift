@@ -178,37 +178,7 @@ import Testing
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace("argo-run", client: client)
         defer { Task { await TestCluster.deleteNamespace(ns, client: client) } }
-        let manifest = """
-            apiVersion: aviary.dev/v1alpha1
-            kind: Rollout
-            metadata:
-              name: rollouts-demo
-            spec:
-              replicas: 5
-              revisionHistoryLimit: 2
-              selector:
-                matchLabels:
-                  app: rollouts-demo
-              template:
-                metadata:
-                  labels:
-                    app: rollouts-demo
-                spec:
-                  containers:
-                  - name: rollouts-demo
-                    image: argoproj/rollouts-demo:blue
-                    ports:
-                    - name: http
-                      containerPort: 8080
-                      protocol: TCP
-              strategy:
-                canary:
-                  steps:
-                  - setWeight: 20
-                  - pause: {duration: 2}
-                  - setWeight: 60
-                  - pause: {duration: 2s}
-            """
+        let manifest = convertedArgoManifest()
         let _: JSONValue = try await client.create(Rollout.resource, try JSONValue.documents(fromYAML: manifest)[0], namespace: ns)
         let controller = try ControllerProcess(namespace: ns)
         defer { controller.kill() }

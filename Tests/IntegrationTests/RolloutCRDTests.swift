@@ -40,48 +40,11 @@ import Testing
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace("argo", client: client)
         defer { Task { await TestCluster.deleteNamespace(ns, client: client) } }
-        let argo = """
-            apiVersion: argoproj.io/v1alpha1
-            kind: Rollout
-            metadata:
-              name: rollouts-demo
-            spec:
-              replicas: 5
-              revisionHistoryLimit: 2
-              selector:
-                matchLabels:
-                  app: rollouts-demo
-              template:
-                metadata:
-                  labels:
-                    app: rollouts-demo
-                spec:
-                  containers:
-                  - name: rollouts-demo
-                    image: argoproj/rollouts-demo:blue
-                    ports:
-                    - name: http
-                      containerPort: 8080
-                      protocol: TCP
-              strategy:
-                canary:
-                  maxSurge: "25%"
-                  maxUnavailable: 0
-                  steps:
-                  - setWeight: 20
-                  - pause: {}
-                  - setWeight: 40
-                  - pause: {duration: 10}
-                  - setWeight: 60
-                  - pause: {duration: 10s}
-                  - setWeight: 80
-                  - pause: {duration: 1m}
-            """
-        let converted = argo.replacingOccurrences(of: "apiVersion: argoproj.io/v1alpha1", with: "apiVersion: aviary.dev/v1alpha1")
+        let converted = convertedArgoManifest()
         let manifest = try #require(try JSONValue.documents(fromYAML: converted).first)
         let _: JSONValue = try await client.create(Rollout.resource, manifest, namespace: ns)
         let rollout: Rollout = try await client.get(Rollout.resource, "rollouts-demo", namespace: ns)
-        #expect(try rollout.spec.strategy?.canary?.steps?.compactMap { try $0.pause?.seconds() } == [10, 10, 60])
+        #expect(try rollout.spec.strategy?.canary?.steps?.compactMap { try $0.pause?.seconds() } == [1, 1, 0])
         #expect(try JSONValue(encoding: rollout.spec) == manifest["spec"])
     }
 }

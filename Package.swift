@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "KubeTests", dependencies: ["Kube"]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AviaryAPI", "Kube"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Kube"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

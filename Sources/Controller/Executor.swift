@@ -16,32 +16,38 @@ public struct Executor: Sendable {
         self.logger = logger
     }
 
-    /// What the API returned for our writes, to put into the caches at once.
-    public struct Written: Sendable {
-        public var replicaSets: [ReplicaSet] = []
-        public var services: [Service] = []
-        public var rollout: Rollout?
+    /// Where the API's answers to our writes go at once (the informer caches),
+    /// so the next reconcile sees them even if a later call of this one fails.
+    public struct Caches: Sendable {
+        public var replicaSet: @Sendable (ReplicaSet) -> Void
+        public var service: @Sendable (Service) -> Void
+        public var rollout: @Sendable (Rollout) -> Void
+
+        public init(replicaSet: @escaping @Sendable (ReplicaSet) -> Void, service: @escaping @Sendable (Service) -> Void,
+                    rollout: @escaping @Sendable (Rollout) -> Void) {
+            self.replicaSet = replicaSet
+            self.service = service
+            self.rollout = rollout
+        }
     }
 
     /// Changes first, then the status, then the events: a status write that
     /// loses a race (409) is planned again from fresh state, and its events are
     /// only recorded by the attempt that succeeds.
-    public func apply(_ plan: Plan, to rollout: Rollout) async throws -> Written {
+    public func apply(_ plan: Plan, to rollout: Rollout, caches: Caches) async throws {
         let ns = rollout.metadata.namespace
-        var written = Written()
         var events: [Rollouts.Event] = []
         for action in plan.actions {
             switch action {
             case .createReplicaSet(let rs):
                 do {
-                    written.replicaSets.append(try await client.create(.replicaSets, rs, namespace: ns))
+                    caches.replicaSet(try await client.create(.replicaSets, rs, namespace: ns))
                 } catch let e as KubeError where e.isAlreadyExists {}
             case .scaleReplicaSet(let name, let replicas):
-                written.replicaSets.append(try await client.patch(.replicaSets, name, namespace: ns,
-                                                                  .merge(["spec": ["replicas": .number(Double(replicas))]])))
+                caches.replicaSet(try await client.patch(.replicaSets, name, namespace: ns, .merge(["spec": ["replicas": .number(Double(replicas))]])))
             case .adoptReplicaSet(let name, let owner):
-                written.replicaSets.append(try await client.patch(.replicaSets, name, namespace: ns,
-                                                                  .merge(["metadata": ["ownerReferences": [try JSONValue(encoding: owner)]]])))
+                caches.replicaSet(try await client.patch(.replicaSets, name, namespace: ns,
+                                                         .merge(["metadata": ["ownerReferences": [try JSONValue(encoding: owner)]]])))
             case .deleteReplicaSet(let name):
                 do {
                     try await client.delete(.replicaSets, name, namespace: ns, options: DeleteOptions(propagationPolicy: .Background))
@@ -53,23 +59,21 @@ public struct Executor: Sendable {
             case .setPodMetadata(let rsName, let podNames, let labels, let annotations):
                 func values(_ m: [String: String?]) -> JSONValue { .object(m.mapValues { $0.map(JSONValue.string) ?? .null }) }
                 let meta: JSONValue = ["labels": values(labels), "annotations": values(annotations)]
-                written.replicaSets.append(try await client.patch(.replicaSets, rsName, namespace: ns,
-                                                                  .merge(["spec": ["template": ["metadata": meta]]])))
+                caches.replicaSet(try await client.patch(.replicaSets, rsName, namespace: ns, .merge(["spec": ["template": ["metadata": meta]]])))
                 for pod in podNames {
                     do {
                         let _: Pod = try await client.patch(.pods, pod, namespace: ns, .merge(["metadata": meta]))
                     } catch let e as KubeError where e.isNotFound {}
                 }
             case .switchService(let name, let hash):
-                written.services.append(try await client.patch(.services, name, namespace: ns,
-                                                               .merge(["spec": ["selector": [podTemplateHashLabel: .string(hash)]]])))
+                caches.service(try await client.patch(.services, name, namespace: ns,
+                                                      .merge(["spec": ["selector": [podTemplateHashLabel: .string(hash)]]])))
             case .event(let event):
                 events.append(event)
             }
         }
-        written.rollout = try await writeStatus(plan.status, of: rollout)
+        if let written = try await writeStatus(plan.status, of: rollout) { caches.rollout(written) }
         for event in events { await record(event, about: rollout) }
-        return written
     }
 
     /// Merge-patches only what changed, with the resourceVersion the plan was

@@ -11,6 +11,9 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
         var objects: [String: T] = [:]
         var index: [String: Set<String>] = [:]
         var synced = false
+        /// Recently deleted keys and the version they were deleted at, so a
+        /// late `store` of our own write cannot bring a deleted object back.
+        var tombstones: [String: Int] = [:]
     }
 
     private let reflector: Reflector<T>
@@ -72,7 +75,9 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     public func store(_ o: T) {
         let k = Self.key(o)
         cache.withLock { s in
-            if let cached = s.objects[k], let a = Int(cached.metadata.resourceVersion ?? ""), let b = Int(o.metadata.resourceVersion ?? ""), a > b {
+            let version = Int(o.metadata.resourceVersion ?? "")
+            if let gone = s.tombstones[k], let version, version <= gone { return }
+            if let cached = s.objects[k], let a = Int(cached.metadata.resourceVersion ?? ""), let version, a > version {
                 return
             }
             if let old = s.objects[k], let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
@@ -92,6 +97,7 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
             }
             s.objects = fresh
             s.index = [:]
+            s.tombstones = [:]
             if let indexKeys {
                 for (k, o) in fresh { for i in indexKeys(o) { s.index[i, default: []].insert(k) } }
             }
@@ -121,6 +127,8 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     private func remove(_ o: T) {
         let k = Self.key(o)
         let old: T? = cache.withLock { s in
+            if s.tombstones.count > 10_000 { s.tombstones = [:] }
+            s.tombstones[k] = Int(o.metadata.resourceVersion ?? "") ?? Int.max
             guard let old = s.objects.removeValue(forKey: k) else { return nil }
             if let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
             return old

@@ -32,6 +32,10 @@ public final class RolloutController: Sendable {
     let pods: Informer<Pod>
     let queue = WorkQueue()
     let executor: Executor
+    var caches: Executor.Caches {
+        Executor.Caches(replicaSet: { [replicaSets] in replicaSets.store($0) }, service: { [services] in services.store($0) },
+                        rollout: { [rollouts] in rollouts.store($0) })
+    }
 
     /// Index of ReplicaSets: by controller owner UID, and "orphan:<namespace>" for unowned ones.
     static func owners(_ rs: ReplicaSet) -> [String] {
@@ -150,10 +154,7 @@ public final class RolloutController: Sendable {
         let rolloutPods = needsPods ? (owned + orphans).compactMap(\.podTemplateHash).flatMap { pods.byIndex("\(ns ?? "")/\($0)") } : []
         let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, pods: rolloutPods, now: KubeTime.now())
         let plan = CanaryPlanner.plan(view)
-        let written = try await executor.apply(plan, to: rollout)
-        for rs in written.replicaSets { replicaSets.store(rs) }
-        for svc in written.services { services.store(svc) }
-        if let r = written.rollout { rollouts.store(r) }
+        try await executor.apply(plan, to: rollout, caches: caches)
         return plan.requeueAfter
     }
 }

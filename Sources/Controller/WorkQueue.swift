@@ -49,6 +49,7 @@ public actor WorkQueue {
 
     /// Adds the key after `seconds`. A key has one pending wake-up: the sooner one wins.
     public func add(_ key: String, after seconds: Double) {
+        guard !shuttingDown else { return }
         guard seconds > 0 else { return add(key) }
         let due = ContinuousClock.now + .seconds(seconds)
         if let pending = timers[key] {

@@ -114,6 +114,24 @@ import Testing
         #expect(w.status.phase == .Paused)
     }
 
+    @Test func abortAtFullWeightNeverDropsTheServingPods() {
+        var w = deployed([.weight(100), .pause()])
+        w.setImage("web:2")
+        w.settle()
+        #expect((w.size("web:2"), w.size("web:1")) == (10, 0))
+        w.rollout.status?.abort = true
+        w.reconcile()          // stable is asked back; its pods are not up yet
+        w.advance(31)          // past abortScaleDownDelaySeconds
+        w.reconcile()
+        #expect(w.size("web:2") == 10, "the canary still serves until stable pods are available")
+        #expect(w.services["web-stable"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:2"))
+        w.tick()
+        w.settle()
+        #expect((w.size("web:2"), w.size("web:1")) == (0, 10))
+        #expect(w.services["web-stable"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:1"))
+        #expect(w.services["web-canary"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:1"))
+    }
+
     @Test func promoteFullSkipsTheRemainingSteps() {
         var w = deployed()
         w.setImage("web:2")

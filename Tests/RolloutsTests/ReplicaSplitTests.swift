@@ -8,7 +8,7 @@ import Testing
         (10, 1, 3, 1, 9),
         (10, 10, 3, 1, 9),
         (10, 50, 3, 5, 5),
-        (10, 99, 3, 9, 1),
+        (10, 99, 3, 10, 1),  // the surge pod goes to the canary: 91 % rather than 90 %
         (10, 0, 3, 0, 10),
         (10, 100, 3, 10, 0),
         (1, 50, 1, 1, 1),   // a surge pod, so neither side is empty
@@ -18,7 +18,9 @@ import Testing
         (3, 10, 1, 1, 2),
         (3, 33, 1, 1, 2),
         (3, 66, 1, 2, 1),
-        (3, 90, 1, 2, 1),
+        (3, 90, 1, 3, 1),   // a surge pod for a closer canary count: 75 % rather than 67 %
+        (5, 50, 2, 3, 3),
+        (5, 50, 0, 2, 3),
         (2, 1, 0, 1, 1),
         (2, 99, 0, 1, 1),
         (0, 50, 1, 0, 0),

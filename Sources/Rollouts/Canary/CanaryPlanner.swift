@@ -70,8 +70,9 @@ struct Context {
 
         let template = rollout.spec.template!
         let collisions = status.collisionCount ?? 0
-        let hash = PodTemplateHash.compute(template, collisionCount: collisions)
         let digest = PodTemplateHash.digest(template)
+        // A ReplicaSet already made from this template keeps its hash, whatever the collision count is now.
+        let hash = owned.first { $0.templateDigest == digest }?.podTemplateHash ?? PodTemplateHash.compute(template, collisionCount: collisions)
         if let clash = owned.first(where: { $0.podTemplateHash == hash }), let d = clash.templateDigest, d != digest {
             // Another template already has this hash: count the collision and hash again next time.
             status.collisionCount = collisions + 1
@@ -124,7 +125,7 @@ struct Context {
         status.currentStepHash = stepsHash
         status.canary = CanaryStatus(weights: .init(canary: .init(weight: 0, podTemplateHash: hash),
                                                     stable: .init(weight: 100, podTemplateHash: hash)))
-        scale(canary: nil, stable: stable, target: ReplicaSplit(canary: 0, stable: replicas), stableAtFullSize: true)
+        scale(canary: nil, stable: stable, target: ReplicaSplit(canary: 0, stable: replicas))
         route(stableService: [stable], canaryService: [stable])
         applyRoleMetadata(stable: stable, canary: nil)
         restartPods(of: stable)
@@ -198,7 +199,7 @@ struct Context {
         let weight = index >= steps.count ? 100 : setWeight(at: index)
         status.canary = CanaryStatus(weights: .init(canary: .init(weight: weight, podTemplateHash: hash),
                                                     stable: .init(weight: 100 - weight, podTemplateHash: stableHash)))
-        scale(canary: canary, stable: stable, target: target, stableAtFullSize: false)
+        scale(canary: canary, stable: stable, target: target)
 
         // After the last step, and once the canary holds every pod: promote.
         if index >= steps.count, canary.desiredReplicas == replicas, available(canary) >= replicas {
@@ -336,12 +337,10 @@ struct Context {
         let canaryDeadline = abortedAt.secondsSinceEpoch + Int64(delay)
         let keepCanary = now.secondsSinceEpoch < canaryDeadline
         if keepCanary { plan.requeue(after: Double(canaryDeadline - now.secondsSinceEpoch)) }
-        setSize(stable, replicas)
-        if let canary {
-            if !keepCanary { setSize(canary, 0) }
-        }
-        for rs in others(except: [stableHash, canary?.podTemplateHash ?? ""]) { setSize(rs, 0) }
-        route(stableService: [stable], canaryService: [stable])
+        // Within the bounds: the kept canary counts toward the total, so stable may
+        // surge back to full size; canary and older pods leave only as availability allows.
+        scale(canary: canary, stable: stable, target: ReplicaSplit(canary: keepCanary ? (canary?.desiredReplicas ?? 0) : 0, stable: replicas))
+        route(stableService: [stable, canary].compactMap { $0 }, canaryService: [stable, canary].compactMap { $0 })
         status.removeCondition(.Paused)
         status.removeCondition(.Completed)
         let message = "RolloutAborted: Rollout aborted update to revision \(canary?.revision ?? 0)"
@@ -351,7 +350,7 @@ struct Context {
 
     // MARK: scaling and routing
 
-    mutating func scale(canary: ReplicaSet?, stable: ReplicaSet, target: ReplicaSplit, stableAtFullSize: Bool) {
+    mutating func scale(canary: ReplicaSet?, stable: ReplicaSet, target: ReplicaSplit) {
         let surge = (try? (strategy.maxSurge ?? CanaryStrategy.defaultMaxSurge).scaled(total: replicas, roundUp: true)) ?? 1
         let unavailable = (try? (strategy.maxUnavailable ?? CanaryStrategy.defaultMaxUnavailable).scaled(total: replicas, roundUp: false)) ?? 0
         let keep = [stable.podTemplateHash ?? "", canary?.podTemplateHash ?? ""]
@@ -390,12 +389,21 @@ struct Context {
     /// it stays as it is. The switches come before any scale-down in the plan.
     mutating func route(stableService stableCandidates: [ReplicaSet], canaryService canaryCandidates: [ReplicaSet]) {
         var switches: [Action] = []
+        let unavailable = (try? (strategy.maxUnavailable ?? CanaryStrategy.defaultMaxUnavailable).scaled(total: replicas, roundUp: false)) ?? 0
         for (serviceName, candidates) in [(strategy.stableService, stableCandidates), (strategy.canaryService, canaryCandidates)] {
             guard let serviceName, let service = view.services[serviceName] else { continue }
+            let currentHash = service.spec?.selector?[podTemplateHashLabel]
+            let currentServes = owned.first { $0.podTemplateHash == currentHash }.map { available($0) > 0 } ?? false
             guard let target = candidates.first(where: { rs in
-                available(rs) > 0 && plannedSizes[rs.metadata.name ?? "", default: rs.desiredReplicas] > 0
+                let planned = plannedSizes[rs.metadata.name ?? "", default: rs.desiredReplicas]
+                guard planned > 0, available(rs) > 0 else { return false }
+                // Moving off pods that still serve: only to a side that can carry its share.
+                if currentServes, rs.podTemplateHash != currentHash {
+                    return available(rs) >= min(planned, max(1, replicas - unavailable))
+                }
+                return true
             }), let hash = target.podTemplateHash else { continue }
-            if service.spec?.selector?[podTemplateHashLabel] != hash {
+            if currentHash != hash {
                 switches.append(.switchService(name: serviceName, podTemplateHash: hash))
                 plan.event("SwitchService", "Switched selector for service \(serviceName) to pod template hash \(hash)")
             }
@@ -504,7 +512,9 @@ struct Context {
     }
 
     mutating func countReplicas() {
-        let hash = rollout.spec.template.map { PodTemplateHash.compute($0, collisionCount: old.collisionCount ?? 0) }
+        let digest = rollout.spec.template.map(PodTemplateHash.digest)
+        let hash = owned.first { $0.templateDigest == digest && digest != nil }?.podTemplateHash
+            ?? rollout.spec.template.map { PodTemplateHash.compute($0, collisionCount: old.collisionCount ?? 0) }
         status.replicas = owned.reduce(0) { $0 + ($1.status?.replicas ?? 0) }
         status.readyReplicas = owned.reduce(0) { $0 + ($1.status?.readyReplicas ?? 0) }
         status.availableReplicas = owned.reduce(0) { $0 + ($1.status?.availableReplicas ?? 0) }
@@ -557,30 +567,37 @@ struct Context {
         let rsName = rs.metadata.name ?? ""
         let where_ = "step \(status.currentStepIndex ?? 0)/\(steps.count), \(status.updatedReplicas ?? 0) updated, \(status.availableReplicas ?? 0) available"
         let progressMessage = "ReplicaSet \(rsName) is progressing: \(where_)"
-        let timedOut = "ReplicaSet \(rsName) has timed out progressing (\(where_))"
         let last = old.condition(.Progressing)
-        var exceeded = last?.reason == "ProgressDeadlineExceeded" && last?.message == timedOut
-        if !exceeded {
+        // Progress is a step completed or more updated or available pods; a pod
+        // that flaps back to unready is not, so it cannot hold the deadline off.
+        let advanced = (status.currentStepIndex ?? 0) > (old.currentStepIndex ?? 0)
+            || (status.updatedReplicas ?? 0) > (old.updatedReplicas ?? 0)
+            || (status.availableReplicas ?? 0) > (old.availableReplicas ?? 0)
+        let tracking = last?.status == "True" && last?.reason == "ReplicaSetUpdated"
+        let timedOut = last?.reason == "ProgressDeadlineExceeded"
+        let since = (tracking || timedOut) && !advanced ? (last?.lastUpdateTime ?? now) : now
+        let due = since.secondsSinceEpoch + Int64(rollout.spec.effectiveProgressDeadlineSeconds)
+        guard now.secondsSinceEpoch >= due else {
             status.setCondition(.Progressing, true, reason: "ReplicaSetUpdated", message: progressMessage, now: now)
-            let since = status.condition(.Progressing)?.lastUpdateTime ?? now
-            let due = since.secondsSinceEpoch + Int64(rollout.spec.effectiveProgressDeadlineSeconds)
-            if now.secondsSinceEpoch < due {
-                plan.requeue(after: Double(due - now.secondsSinceEpoch))
-            } else {
-                exceeded = true
-                plan.event("ProgressDeadlineExceeded", timedOut, warning: true)
-            }
-        }
-        guard exceeded else {
+            setLastUpdate(since)
             setPhase(.Progressing, progressMessage)
+            plan.requeue(after: Double(due - now.secondsSinceEpoch))
             return
         }
-        status.setCondition(.Progressing, false, reason: "ProgressDeadlineExceeded", message: timedOut, now: now)
-        setPhase(.Degraded, "ProgressDeadlineExceeded: \(timedOut)")
+        let message = "ReplicaSet \(rsName) has timed out progressing"
+        if !timedOut { plan.event("ProgressDeadlineExceeded", message, warning: true) }
+        status.setCondition(.Progressing, false, reason: "ProgressDeadlineExceeded", message: message, now: now)
+        setLastUpdate(since)
+        setPhase(.Degraded, "ProgressDeadlineExceeded: \(message)")
         if rollout.spec.progressDeadlineAbort == true, status.stableRS != status.currentPodHash {
             status.abort = true
             plan.requeue(after: 0)
         }
+    }
+
+    /// The Progressing condition's lastUpdateTime is the time of the last progress.
+    mutating func setLastUpdate(_ t: KubeTime) {
+        if let i = status.conditions?.firstIndex(where: { $0.type == .Progressing }) { status.conditions?[i].lastUpdateTime = t }
     }
 
     func finish() -> Plan {

@@ -20,11 +20,10 @@ public struct ReplicaSplit: Equatable, Sendable, CustomStringConvertible {
     ///   canaries, the rest stable; the one whose weight is closest wins, and a
     ///   tie goes to the smaller canary.
     /// - For 1–99 % with more than one replica neither side may be empty.
-    /// - One pod above `replicas` is used only when `maxSurge` allows it and no
-    ///   split of `replicas` keeps both sides non-empty (1 replica at 50 % →
-    ///   1 + 1). We chose this over "closest weight with a surge pod" so that
-    ///   10 replicas at 1 % is 1 + 9, not 1 + 10: a surge pod that only makes
-    ///   the stable side bigger buys nothing.
+    /// - When `maxSurge` allows, one pod above `replicas` is considered too,
+    ///   but only for a different canary count: a surge pod that merely makes
+    ///   the stable side bigger buys nothing. So 10 replicas at 1 % is 1 + 9
+    ///   (not 1 + 10), while 5 at 50 % is 3 + 3 and 1 at 50 % is 1 + 1.
     public static func forWeight(_ weight: Int, replicas: Int, maxSurge: Int) -> ReplicaSplit {
         guard replicas > 0 else { return ReplicaSplit(canary: 0, stable: 0) }
         if weight <= 0 { return ReplicaSplit(canary: 0, stable: replicas) }
@@ -36,18 +35,17 @@ public struct ReplicaSplit: Equatable, Sendable, CustomStringConvertible {
             let ceil = (exactTimes100 + 99) / 100
             return Set([floor, ceil]).sorted().map { ReplicaSplit(canary: $0, stable: total - $0) }
         }
+        func distance(_ s: ReplicaSplit) -> Double { abs(s.actualWeight - Double(weight)) }
         func best(_ options: [ReplicaSplit]) -> ReplicaSplit? {
-            options.min { a, b in
-                let da = abs(a.actualWeight - Double(weight)), db = abs(b.actualWeight - Double(weight))
-                return da != db ? da < db : a.canary < b.canary
-            }
+            options.min { a, b in distance(a) != distance(b) ? distance(a) < distance(b) : a.canary < b.canary }
         }
-        let bothSides = candidates(total: replicas).filter { $0.canary > 0 && $0.stable > 0 }
-        if let split = best(bothSides) { return split }
-        if maxSurge > 0, let split = best(candidates(total: replicas + 1).filter { $0.canary > 0 && $0.stable > 0 }) {
-            return split
+        let bothSides = { (s: ReplicaSplit) in s.canary > 0 && s.stable > 0 }
+        let base = best(candidates(total: replicas).filter(bothSides))
+        if maxSurge > 0, let surged = best(candidates(total: replicas + 1).filter { bothSides($0) && $0.canary != base?.canary }),
+           base == nil || distance(surged) < distance(base!) {
+            return surged
         }
         // One replica and no surge: one side must be empty; take the closer one.
-        return best(candidates(total: replicas))!
+        return base ?? best(candidates(total: replicas))!
     }
 }

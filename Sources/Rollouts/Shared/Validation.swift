@@ -43,6 +43,9 @@ public enum Validation {
     static func problems(_ canary: CanaryStrategy, replicas: Int, services: [String: Service]?) -> [String] {
         var out: [String] = []
         let at = "spec.strategy.canary"
+        if canary.analysis != nil {
+            out.append("\(at).analysis: background analysis is not supported yet")
+        }
         if canary.trafficRouting != nil {
             out.append("\(at).trafficRouting: traffic routers are not supported; aviary moves traffic by pod counts and Service selectors")
         }

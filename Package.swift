@@ -41,6 +41,8 @@ let package = Package(
             name: "Controller",
             dependencies: ["Rollouts", "AviaryAPI", "Kube", .product(name: "Logging", package: "swift-log")]
         ),
+        // Analysis: the condition language and the judgement rules (pure), the groundwork for AnalysisRuns.
+        .target(name: "Analysis", dependencies: ["Kube"]),
         // Marks pods Ready, since the local control plane has no kubelet.
         .executableTarget(
             name: "PodSim",
@@ -71,6 +73,7 @@ let package = Package(
         .testTarget(name: "KubeTests", dependencies: ["Kube"]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AviaryAPI", "Kube"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Kube"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI"]),
     ],
     swiftLanguageModes: [.v6]

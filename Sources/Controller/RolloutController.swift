@@ -43,12 +43,21 @@ public final class RolloutController: Sendable {
         return ["orphan:\(rs.metadata.namespace ?? "")"]
     }
 
+    /// Index of Rollouts: by namespace ("ns:<ns>", for orphan adoption) and by
+    /// each Service they name ("svc:<ns>/<name>"), so an event maps to its
+    /// Rollouts without scanning them all.
+    static func rolloutKeys(_ r: Rollout) -> [String] {
+        let ns = r.metadata.namespace ?? ""
+        let c = r.spec.strategy?.canary
+        return ["ns:\(ns)"] + [c?.canaryService, c?.stableService].compactMap { $0.map { "svc:\(ns)/\($0)" } }
+    }
+
     public init(client: KubeClient, options: Options, logger: Logger = Logger(label: "aviary.controller")) {
         self.client = client
         self.options = options
         self.logger = logger
         let ns = options.namespace
-        rollouts = Informer(Reflector(client: client, resource: Rollout.resource, namespace: ns))
+        rollouts = Informer(Reflector(client: client, resource: Rollout.resource, namespace: ns), index: Self.rolloutKeys)
         // Only ReplicaSets that carry our hash label: never the cluster's others.
         replicaSets = Informer(Reflector(client: client, resource: .replicaSets, namespace: ns, labelSelector: podTemplateHashLabel),
                                index: Self.owners)
@@ -99,8 +108,7 @@ public final class RolloutController: Sendable {
             return
         }
         // An orphan: any Rollout in its namespace that it matches may adopt it.
-        for r in rollouts.all() where r.metadata.namespace == rs.metadata.namespace
-            && r.spec.selector?.matches(rs.metadata.labels ?? [:]) == true {
+        for r in rollouts.byIndex("ns:\(rs.metadata.namespace ?? "")") where r.spec.selector?.matches(rs.metadata.labels ?? [:]) == true {
             let key = Informer<Rollout>.key(r)
             Task { await queue.add(key) }
         }
@@ -108,12 +116,9 @@ public final class RolloutController: Sendable {
 
     func serviceChanged(_ svc: Service?) {
         guard let svc, let name = svc.metadata.name else { return }
-        for r in rollouts.all() where r.metadata.namespace == svc.metadata.namespace {
-            let c = r.spec.strategy?.canary
-            if c?.canaryService == name || c?.stableService == name {
-                let key = Informer<Rollout>.key(r)
-                Task { await queue.add(key) }
-            }
+        for r in rollouts.byIndex("svc:\(svc.metadata.namespace ?? "")/\(name)") {
+            let key = Informer<Rollout>.key(r)
+            Task { await queue.add(key) }
         }
     }
 

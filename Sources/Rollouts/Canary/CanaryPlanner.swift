@@ -55,7 +55,14 @@ struct Context {
         status.observedGeneration = rollout.metadata.generation
         status.selector = rollout.spec.selector?.queryString
         adoptOrphans()
-        countReplicas()
+        // The template's identity, worked out once per reconcile.
+        let template = rollout.spec.template
+        let digest = template.map(PodTemplateHash.digest)
+        let collisions = status.collisionCount ?? 0
+        // A ReplicaSet already made from this template keeps its hash, whatever the collision count is now.
+        let hash = owned.first { digest != nil && $0.templateDigest == digest }?.podTemplateHash
+            ?? template.map { PodTemplateHash.compute($0, collisionCount: collisions) }
+        countReplicas(currentHash: hash)
 
         let problems = Validation.problems(rollout, services: view.services)
         if !problems.isEmpty {
@@ -68,11 +75,7 @@ struct Context {
         }
         status.removeCondition(.InvalidSpec)
 
-        let template = rollout.spec.template!
-        let collisions = status.collisionCount ?? 0
-        let digest = PodTemplateHash.digest(template)
-        // A ReplicaSet already made from this template keeps its hash, whatever the collision count is now.
-        let hash = owned.first { $0.templateDigest == digest }?.podTemplateHash ?? PodTemplateHash.compute(template, collisionCount: collisions)
+        guard let template, let digest, let hash else { return }
         if let clash = owned.first(where: { $0.podTemplateHash == hash }), let d = clash.templateDigest, d != digest {
             // Another template already has this hash: count the collision and hash again next time.
             status.collisionCount = collisions + 1
@@ -511,10 +514,7 @@ struct Context {
         }
     }
 
-    mutating func countReplicas() {
-        let digest = rollout.spec.template.map(PodTemplateHash.digest)
-        let hash = owned.first { $0.templateDigest == digest && digest != nil }?.podTemplateHash
-            ?? rollout.spec.template.map { PodTemplateHash.compute($0, collisionCount: old.collisionCount ?? 0) }
+    mutating func countReplicas(currentHash hash: String?) {
         status.replicas = owned.reduce(0) { $0 + ($1.status?.replicas ?? 0) }
         status.readyReplicas = owned.reduce(0) { $0 + ($1.status?.readyReplicas ?? 0) }
         status.availableReplicas = owned.reduce(0) { $0 + ($1.status?.availableReplicas ?? 0) }

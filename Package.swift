@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AviaryAPI", "Kube"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Kube"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Analysis
 import AviaryAPI
 import Foundation
 import Kube
@@ -46,5 +47,35 @@ import Testing
         let rollout: Rollout = try await client.get(Rollout.resource, "rollouts-demo", namespace: ns)
         #expect(try rollout.spec.strategy?.canary?.steps?.compactMap { try $0.pause?.seconds() } == [1, 1, 0])
         #expect(try JSONValue(encoding: rollout.spec) == manifest["spec"])
+    }
+}
+
+@Suite struct AnalysisCRDTests {
+    @Test func theExampleTemplatesRoundTripAndTheirConditionsParse() async throws {
+        try TestCluster.installCRDs()
+        try TestCluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                                "crd/analysistemplates.aviary.dev", "crd/clusteranalysistemplates.aviary.dev", "crd/analysisruns.aviary.dev")
+        let client = try TestCluster.client()
+        let ns = try await TestCluster.namespace("at", client: client)
+        defer { Task { await TestCluster.deleteNamespace(ns, client: client) } }
+        for doc in try TestCluster.example("analysis-templates.yaml") {
+            let _: JSONValue = try await client.create(AnalysisTemplate.resource, doc, namespace: ns)
+            let name = doc["metadata"]?["name"]?.stringValue ?? ""
+            let template: AnalysisTemplate = try await client.get(AnalysisTemplate.resource, name, namespace: ns)
+            #expect(try JSONValue(encoding: template.spec) == doc["spec"], "\(name) keeps every field")
+            #expect(template.spec.metrics.first?.provider.prometheus?.query.contains("{{args.service}}") == true)
+            for metric in template.spec.metrics {
+                #expect(throws: Never.self, "\(metric.name)'s condition parses") { _ = try metric.successCondition.map(Analysis.Expression.parse) }
+            }
+        }
+        // The same spec as a cluster-wide template and as a run.
+        let spec = try #require(try TestCluster.example("analysis-templates.yaml").first?["spec"])
+        let cat: JSONValue = ["apiVersion": "aviary.dev/v1alpha1", "kind": "ClusterAnalysisTemplate", "metadata": ["name": .string("sr-\(ns)")], "spec": spec]
+        let _: JSONValue = try await client.create(AnalysisTemplate.clusterResource, cat)
+        try await client.delete(AnalysisTemplate.clusterResource, "sr-\(ns)")
+        let run: JSONValue = ["apiVersion": "aviary.dev/v1alpha1", "kind": "AnalysisRun", "metadata": ["name": "web-abc-2"], "spec": spec]
+        let _: JSONValue = try await client.create(AnalysisRun.resource, run, namespace: ns)
+        let table = try TestCluster.kubectl("-n", ns, "get", "ar", "web-abc-2")
+        #expect(table.hasPrefix("NAME        PHASE   VALUES   AGE"))
     }
 }

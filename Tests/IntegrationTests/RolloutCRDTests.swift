@@ -53,8 +53,6 @@ import Testing
 @Suite struct AnalysisCRDTests {
     @Test func theExampleTemplatesRoundTripAndTheirConditionsParse() async throws {
         try TestCluster.installCRDs()
-        try TestCluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                                "crd/analysistemplates.aviary.dev", "crd/clusteranalysistemplates.aviary.dev", "crd/analysisruns.aviary.dev")
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace("at", client: client)
         defer { Task { await TestCluster.deleteNamespace(ns, client: client) } }

@@ -1,5 +1,6 @@
 import Foundation
 import Kube
+import Synchronization
 import Testing
 
 /// The real control plane that scripts/test.sh starts for the whole run.
@@ -92,10 +93,15 @@ extension TestCluster {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Applies crds/ as a user would, and waits until the API serves them.
+    /// Applies crds/ as a user would, once per test run, and waits until the API serves them.
     static func installCRDs() throws {
-        try kubectl("apply", "-f", repoRoot + "/crds/")
-        try kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rollouts.aviary.dev")
+        try crdsInstalled.withLock { done in
+            guard !done else { return }
+            try kubectl("apply", "-f", repoRoot + "/crds/")
+            try kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rollouts.aviary.dev", "crd/analysistemplates.aviary.dev",
+                        "crd/clusteranalysistemplates.aviary.dev", "crd/analysisruns.aviary.dev")
+            done = true
+        }
     }
 
     /// The documents of a file under examples/.
@@ -104,6 +110,8 @@ extension TestCluster {
         return try JSONValue.documents(fromYAML: text)
     }
 }
+
+private let crdsInstalled = Mutex(false)
 
 /// Polls until `condition` holds or `timeout` passes.
 func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {

@@ -187,6 +187,30 @@ import Testing
         #expect(w.status.message?.hasPrefix("RolloutAborted") == true)
     }
 
+    @Test func aFlappingPodDoesNotHoldTheDeadlineOff() {
+        var w = deployed([.weight(50)])
+        w.rollout.spec.progressDeadlineSeconds = 60
+        w.minAvailable = nil  // this test takes a pod away itself
+        w.setImage("web:2")
+        w.reconcile()  // the canary is created and scaled up; its pods are not ready
+        let canary = "web-\(w.hash("web:2"))"
+        func canaryAvailable(_ n: Int) {
+            let desired = w.replicaSets[canary]!.desiredReplicas
+            w.replicaSets[canary]?.status = .init(replicas: desired, readyReplicas: n, availableReplicas: n)
+        }
+        canaryAvailable(1)
+        w.reconcile()  // progress: one more available pod
+        let since = w.status.condition(.Progressing)?.lastUpdateTime
+        w.advance(40)
+        canaryAvailable(0)  // it flaps back to unready: not progress
+        w.reconcile()
+        #expect(w.status.condition(.Progressing)?.lastUpdateTime == since)
+        w.advance(25)
+        w.reconcile()
+        #expect(w.status.condition(.Progressing)?.reason == "ProgressDeadlineExceeded")
+        #expect(w.status.phase == .Degraded)
+    }
+
     @Test func pausesDoNotCountAgainstTheDeadline() {
         var w = deployed([.weight(10), .pause(), .weight(50)])
         w.rollout.spec.progressDeadlineSeconds = 60

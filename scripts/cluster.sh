@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real, local Kubernetes control plane for tests and the demo:
-# etcd + kube-apiserver + kube-controller-manager (+ our pod-readiness simulator),
-# all on loopback, on free ports, owned by one state directory.
+# etcd + kube-apiserver + kube-controller-manager + Prometheus (1 s scrapes)
+# (+ our pod-readiness simulator), all on loopback, on free ports, owned by one
+# state directory.
 #
 #   scripts/cluster.sh up [--podsim PATH]   start (idempotent: a running cluster is kept)
 #   scripts/cluster.sh env                  print `export KUBECONFIG=...` lines
@@ -127,6 +128,22 @@ wait_ready() {
   die "kube-apiserver not ready after 60s (see $LOGS/kube-apiserver.log)"
 }
 
+start_prometheus() {
+  free_port >"$DIR/prometheus.port"
+  local port; port=$(cat "$DIR/prometheus.port")
+  mkdir -p "$DIR/prometheus-data"
+  printf '%s\n' "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" "scrape_configs:" \
+    "  - job_name: prometheus" "    static_configs:" "      - targets: [\"127.0.0.1:$port\"]" >"$DIR/prometheus.yml"
+  start prometheus prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus-data" \
+    --web.listen-address="127.0.0.1:$port" --web.enable-lifecycle
+  for _ in $(seq 1 300); do
+    curl -fs "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1 && return 0
+    alive prometheus || { tail -20 "$LOGS/prometheus.log" >&2; die "prometheus exited"; }
+    sleep 0.1
+  done
+  die "prometheus not ready after 30s (see $LOGS/prometheus.log)"
+}
+
 cmd_up() {
   local podsim=""
   while [ $# -gt 0 ]; do
@@ -169,7 +186,8 @@ cmd_up() {
       alive kube-controller-manager || { tail -20 "$LOGS/kube-controller-manager.log" >&2; die "kube-controller-manager exited"; }
       sleep 0.2
     done
-    log "control plane up: https://127.0.0.1:$(cat "$DIR/api.port") (state in $DIR)"
+    start_prometheus
+    log "control plane up: https://127.0.0.1:$(cat "$DIR/api.port"), Prometheus http://127.0.0.1:$(cat "$DIR/prometheus.port") (state in $DIR)"
   fi
   if [ -n "$podsim" ] && ! alive podsim; then
     start podsim "$podsim" --kubeconfig "$DIR/kubeconfig"
@@ -184,10 +202,11 @@ cmd_env() {
   echo "export KUBECONFIG=$DIR/kubeconfig"
   echo "export AVIARY_CLUSTER_DIR=$DIR"
   echo "export AVIARY_ETCD_ENDPOINT=http://127.0.0.1:$(cat "$DIR/etcd.port")"
+  echo "export AVIARY_PROMETHEUS_URL=http://127.0.0.1:$(cat "$DIR/prometheus.port")"
 }
 
 cmd_status() {
-  for p in etcd kube-apiserver kube-controller-manager podsim controller; do
+  for p in etcd kube-apiserver kube-controller-manager prometheus podsim controller; do
     if alive "$p"; then echo "$p: running (pid $(cat "$PIDS/$p"))"; else echo "$p: stopped"; fi
   done
 }
@@ -209,7 +228,7 @@ cmd_restart_apiserver() {
 cmd_down() {
   [ -d "$PIDS" ] || return 0
   # "controller" is the aviary controller the demo starts and records here.
-  for p in controller podsim kube-controller-manager kube-apiserver etcd; do stop "$p"; done
+  for p in controller podsim prometheus kube-controller-manager kube-apiserver etcd; do stop "$p"; done
   rm -rf "$DIR"
   log "stopped and removed $DIR"
 }

@@ -19,9 +19,7 @@ public actor WorkQueue {
     public let baseDelay: Double
     public let maxDelay: Double
 
-    /// Counts for metrics.
-    public private(set) var adds = 0
-    public private(set) var retries = 0
+    /// Keys waiting.
     public var depth: Int { queue.count }
 
     public init(baseDelay: Double = 0.005, maxDelay: Double = 10) {
@@ -31,7 +29,6 @@ public actor WorkQueue {
 
     public func add(_ key: String) {
         guard !shuttingDown else { return }
-        adds += 1
         if processing.contains(key) {
             dirty.insert(key)
             return
@@ -75,7 +72,6 @@ public actor WorkQueue {
     public func addRateLimited(_ key: String) {
         let n = failures[key, default: 0]
         failures[key] = n + 1
-        retries += 1
         let delay = min(maxDelay, baseDelay * pow(2, Double(min(n, 30))))
         add(key, after: delay)
     }

@@ -33,8 +33,6 @@ final class ControllerProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-
     deinit { kill() }
 }
 
@@ -78,11 +76,6 @@ struct RolloutProbe {
 
     func abort() async throws {
         let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: namespace, .merge(["status": ["abort": true]]),
-                                                  subresource: "status")
-    }
-
-    func retry() async throws {
-        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: namespace, .merge(["status": ["abort": false]]),
                                                   subresource: "status")
     }
 

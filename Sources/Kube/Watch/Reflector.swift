@@ -77,9 +77,6 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
             self.state = reflector.startResourceVersion == nil ? .needList : .needWatch
         }
 
-        /// The version the next watch would resume from.
-        public var lastResourceVersion: String? { resourceVersion }
-
         public mutating func next() async throws -> Event? {
             let r = reflector
             while true {

@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.0"),
     ],
     targets: [
         // libcurl (Debian's OpenSSL flavour) plus a header of inline shims for its variadic calls.
@@ -35,19 +36,20 @@ let package = Package(
         // Aviary's own resources: Rollout (and later AnalysisTemplate, AnalysisRun), as compact Codable types.
         .target(name: "AviaryAPI", dependencies: ["Kube"]),
         // The decisions: pure functions from what the cluster looks like to what to do next.
-        .target(name: "Rollouts", dependencies: ["AviaryAPI", "Kube"]),
+        .target(name: "Rollouts", dependencies: ["AviaryAPI", "Analysis", "Kube"]),
         // The controller runtime: informer caches, work queue, workers, and the executor that applies plans.
         .target(
             name: "Controller",
-            dependencies: ["Rollouts", "AviaryAPI", "Kube", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube", .product(name: "Logging", package: "swift-log")]
         ),
-        // Analysis: the condition language and the judgement rules (pure), the groundwork for AnalysisRuns.
-        .target(name: "Analysis", dependencies: ["Kube"]),
+        // Analysis: the condition language, the judgement rules and the run's schedule (pure), and the providers.
+        .target(name: "Analysis", dependencies: ["AviaryAPI", "Kube", .product(name: "DequeModule", package: "swift-collections")]),
         // Marks pods Ready, since the local control plane has no kubelet.
         .executableTarget(
             name: "PodSim",
             dependencies: [
                 "Kube",
+                .product(name: "FlyingFox", package: "FlyingFox"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,9 +73,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KubeTests", dependencies: ["Kube"]),
-        .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AviaryAPI", "Kube"]),
+        .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Kube"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AviaryAPI", "Kube"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis"]),
     ],
     swiftLanguageModes: [.v6]

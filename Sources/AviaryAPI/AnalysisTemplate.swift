@@ -10,6 +10,11 @@ public struct AnalysisTemplate: KubeObject {
     public var kind: String? = "AnalysisTemplate"
     public var metadata: ObjectMeta
     public var spec: AnalysisSpec
+
+    public init(metadata: ObjectMeta, spec: AnalysisSpec) {
+        self.metadata = metadata
+        self.spec = spec
+    }
 }
 
 /// What a template holds and what an AnalysisRun runs.
@@ -20,6 +25,15 @@ public struct AnalysisSpec: Codable, Sendable, Hashable {
     public var measurementRetention: [MeasurementRetention]?
     /// AnalysisRun only: stop measuring and finish with what there is.
     public var terminate: Bool?
+
+    public func isDryRun(_ metric: String) -> Bool {
+        dryRun?.contains { $0.metricName == metric || $0.metricName == "*" } ?? false
+    }
+
+    /// How many measurements of a metric the status keeps (the counts keep them all).
+    public func retention(_ metric: String) -> Int {
+        measurementRetention?.first { $0.metricName == metric || $0.metricName == "*" }?.limit ?? Metric.defaultMeasurementRetention
+    }
 
     public init(args: [AnalysisArgument]? = nil, metrics: [Metric]) {
         self.args = args
@@ -32,16 +46,33 @@ public struct AnalysisArgument: Codable, Sendable, Hashable {
     public var value: String?
     public var valueFrom: ValueFrom?
 
+    public init(name: String, value: String? = nil, valueFrom: ValueFrom? = nil) {
+        self.name = name
+        self.value = value
+        self.valueFrom = valueFrom
+    }
+
     public struct ValueFrom: Codable, Sendable, Hashable {
         public var secretKeyRef: SecretKeyRef?
         public var fieldRef: FieldRef?
         /// "Stable" or "Latest": the hash of that ReplicaSet, for queries that select only its pods.
         public var podTemplateHashValue: String?
+
+        public init(secretKeyRef: SecretKeyRef? = nil, fieldRef: FieldRef? = nil, podTemplateHashValue: String? = nil) {
+            self.secretKeyRef = secretKeyRef
+            self.fieldRef = fieldRef
+            self.podTemplateHashValue = podTemplateHashValue
+        }
     }
 
     public struct SecretKeyRef: Codable, Sendable, Hashable {
         public var name: String
         public var key: String
+
+        public init(name: String, key: String) {
+            self.name = name
+            self.key = key
+        }
     }
 
     public struct FieldRef: Codable, Sendable, Hashable {
@@ -61,7 +92,19 @@ public struct Metric: Codable, Sendable, Hashable {
     public var consecutiveErrorLimit: IntOrString?
     public var provider: MetricProvider
 
+    public init(name: String, interval: String? = nil, count: IntOrString? = nil, successCondition: String? = nil,
+                failureCondition: String? = nil, failureLimit: IntOrString? = nil, provider: MetricProvider) {
+        self.name = name
+        self.interval = interval
+        self.count = count
+        self.successCondition = successCondition
+        self.failureCondition = failureCondition
+        self.failureLimit = failureLimit
+        self.provider = provider
+    }
+
     public static let defaultConsecutiveErrorLimit = 4
+    public static let defaultMeasurementRetention = 10
 }
 
 public struct MetricProvider: Codable, Sendable, Hashable {
@@ -69,6 +112,15 @@ public struct MetricProvider: Codable, Sendable, Hashable {
     public var web: WebMetric?
     /// A Job, kept raw: created as written.
     public var job: JSONValue?
+
+    public init(prometheus: PrometheusMetric? = nil, web: WebMetric? = nil, job: JSONValue? = nil) {
+        self.prometheus = prometheus
+        self.web = web
+        self.job = job
+    }
+
+    /// The provider's name, for messages and the circuit breaker.
+    public var kind: String { prometheus != nil ? "prometheus" : web != nil ? "web" : job != nil ? "job" : "none" }
 }
 
 public struct HeaderPair: Codable, Sendable, Hashable {
@@ -83,7 +135,25 @@ public struct PrometheusMetric: Codable, Sendable, Hashable {
     public var timeout: Int?
     public var insecure: Bool?
     public var headers: [HeaderPair]?
-    public var authentication: JSONValue?
+    /// `bearer` or `basic`, each read from a Secret in the run's namespace.
+    public var authentication: PrometheusAuthentication?
+
+    public init(address: String? = nil, query: String) {
+        self.address = address
+        self.query = query
+    }
+}
+
+/// Credentials for Prometheus, never written anywhere but the request.
+public struct PrometheusAuthentication: Codable, Sendable, Hashable {
+    public var bearer: AnalysisArgument.SecretKeyRef?
+    public var basic: Basic?
+
+    public struct Basic: Codable, Sendable, Hashable {
+        public var username: String?
+        public var usernameSecretKeyRef: AnalysisArgument.SecretKeyRef?
+        public var passwordSecretKeyRef: AnalysisArgument.SecretKeyRef
+    }
 }
 
 public struct WebMetric: Codable, Sendable, Hashable {
@@ -94,16 +164,28 @@ public struct WebMetric: Codable, Sendable, Hashable {
     public var jsonPath: String?
     public var timeoutSeconds: Int?
     public var insecure: Bool?
+
+    public init(url: String, jsonPath: String? = nil) {
+        self.url = url
+        self.jsonPath = jsonPath
+    }
 }
 
 public struct MetricSelector: Codable, Sendable, Hashable {
     /// A metric name, or "*" for all.
     public var metricName: String
+
+    public init(metricName: String) { self.metricName = metricName }
 }
 
 public struct MeasurementRetention: Codable, Sendable, Hashable {
     public var metricName: String
     public var limit: Int
+
+    public init(metricName: String, limit: Int) {
+        self.metricName = metricName
+        self.limit = limit
+    }
 }
 
 /// One run of a set of metrics (the status is filled in by the analysis runner).
@@ -114,5 +196,13 @@ public struct AnalysisRun: KubeObject {
     public var kind: String? = "AnalysisRun"
     public var metadata: ObjectMeta
     public var spec: AnalysisSpec
-    public var status: JSONValue?
+    public var status: AnalysisRunStatus?
+
+    public init(metadata: ObjectMeta, spec: AnalysisSpec, status: AnalysisRunStatus? = nil) {
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+    }
+
+    public var phase: AnalysisPhase { status?.phase ?? .Pending }
 }

@@ -10,8 +10,8 @@ public struct CanaryStrategy: Codable, Sendable, Hashable {
     public var abortScaleDownDelaySeconds: Int?
     public var canaryMetadata: PodMetadata?
     public var stableMetadata: PodMetadata?
-    /// Background analysis: wired in by the analysis issue.
-    public var analysis: JSONValue?
+    /// Background analysis: runs from `startingStep` until the update is promoted; a failure aborts.
+    public var analysis: RolloutAnalysis?
     /// Not supported: read only so validation can say so rather than ignore it.
     public var trafficRouting: JSONValue?
 
@@ -36,15 +36,16 @@ public struct CanaryStep: Codable, Sendable, Hashable {
     public var setWeight: Int?
     public var pause: PauseStep?
     public var setCanaryScale: SetCanaryScale?
-    /// The analysis step: wired in by the analysis issue.
-    public var analysis: JSONValue?
+    /// Starts an AnalysisRun and waits for it: Successful → next step, Failed or Error → abort, Inconclusive → pause.
+    public var analysis: RolloutAnalysis?
     /// Keys that are not a step kind Aviary knows.
     public var unknownKinds: [String] = []
 
-    public init(setWeight: Int? = nil, pause: PauseStep? = nil, setCanaryScale: SetCanaryScale? = nil) {
+    public init(setWeight: Int? = nil, pause: PauseStep? = nil, setCanaryScale: SetCanaryScale? = nil, analysis: RolloutAnalysis? = nil) {
         self.setWeight = setWeight
         self.pause = pause
         self.setCanaryScale = setCanaryScale
+        self.analysis = analysis
     }
 
     public static func weight(_ w: Int) -> CanaryStep { CanaryStep(setWeight: w) }
@@ -63,7 +64,7 @@ public struct CanaryStep: Codable, Sendable, Hashable {
         setWeight = try c.decodeIfPresent(Int.self, forKey: .setWeight)
         pause = try c.decodeIfPresent(PauseStep.self, forKey: .pause)
         setCanaryScale = try c.decodeIfPresent(SetCanaryScale.self, forKey: .setCanaryScale)
-        analysis = try c.decodeIfPresent(JSONValue.self, forKey: .analysis)
+        analysis = try c.decodeIfPresent(RolloutAnalysis.self, forKey: .analysis)
         let known = Set(Keys.allCases.map(\.rawValue))
         unknownKinds = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
     }
@@ -106,32 +107,15 @@ public struct PauseStep: Codable, Sendable, Hashable {
     }
 
     static func parse(_ text: String) throws -> Int {
-        if let i = Int(text), i >= 0 { return i }
-        var total = 0
-        var number = ""
-        for ch in text {
-            if ch.isNumber {
-                number.append(ch)
-                continue
-            }
-            guard let n = Int(number) else { throw PauseDurationError(text: text) }
-            switch ch {
-            case "h": total += n * 3600
-            case "m": total += n * 60
-            case "s": total += n
-            default: throw PauseDurationError(text: text)
-            }
-            number = ""
+        do {
+            return Int(try DurationText.seconds(text).rounded(.up))
+        } catch {
+            throw PauseDurationError(text: text)
         }
-        guard number.isEmpty, !text.isEmpty else { throw PauseDurationError(text: text) }
-        return total
     }
 }
 
-public struct PauseDurationError: Error, CustomStringConvertible, Equatable {
-    public let text: String
-    public var description: String { "\"\(text)\" is not a duration like 30s, 5m, 1h or a number of seconds" }
-}
+public typealias PauseDurationError = DurationError
 
 /// Sets the canary's size apart from its traffic weight.
 public struct SetCanaryScale: Codable, Sendable, Hashable {

@@ -71,3 +71,5 @@ public struct Service: KubeObject {
         self.spec = spec
     }
 }
+/// On an AnalysisRun: the step that started it, or "background".
+public let analysisStepLabel = "rollout.aviary.dev/analysis-step"

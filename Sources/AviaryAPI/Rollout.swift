@@ -33,6 +33,8 @@ public struct RolloutSpec: Codable, Sendable, Hashable {
     public var progressDeadlineAbort: Bool?
     public var restartAt: KubeTime?
     public var strategy: RolloutStrategy?
+    /// How many finished AnalysisRuns to keep.
+    public var analysis: AnalysisRunHistory?
     /// Not supported: read only so validation can say so rather than ignore it.
     public var workloadRef: JSONValue?
 

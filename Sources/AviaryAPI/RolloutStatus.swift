@@ -102,6 +102,10 @@ public struct CanaryStatus: Codable, Sendable, Hashable {
     }
 
     public var weights: Weights?
+    /// The AnalysisRun of the current analysis step, and what it said.
+    public var currentStepAnalysisRunStatus: RolloutAnalysisRunStatus?
+    /// The background AnalysisRun (strategy.canary.analysis), and what it said.
+    public var currentBackgroundAnalysisRunStatus: RolloutAnalysisRunStatus?
 
     public init(weights: Weights?) { self.weights = weights }
 }

@@ -22,12 +22,14 @@ public struct Executor: Sendable {
         public var replicaSet: @Sendable (ReplicaSet) -> Void
         public var service: @Sendable (Service) -> Void
         public var rollout: @Sendable (Rollout) -> Void
+        public var analysisRun: @Sendable (AnalysisRun) -> Void
 
         public init(replicaSet: @escaping @Sendable (ReplicaSet) -> Void, service: @escaping @Sendable (Service) -> Void,
-                    rollout: @escaping @Sendable (Rollout) -> Void) {
+                    rollout: @escaping @Sendable (Rollout) -> Void, analysisRun: @escaping @Sendable (AnalysisRun) -> Void) {
             self.replicaSet = replicaSet
             self.service = service
             self.rollout = rollout
+            self.analysisRun = analysisRun
         }
     }
 
@@ -68,6 +70,18 @@ public struct Executor: Sendable {
             case .switchService(let name, let hash):
                 caches.service(try await client.patch(.services, name, namespace: ns,
                                                       .merge(["spec": ["selector": [podTemplateHashLabel: .string(hash)]]])))
+            case .createAnalysisRun(let run):
+                do {
+                    caches.analysisRun(try await client.create(AnalysisRun.resource, run, namespace: ns))
+                } catch let e as KubeError where e.isAlreadyExists {}
+            case .terminateAnalysisRun(let name):
+                do {
+                    caches.analysisRun(try await client.patch(AnalysisRun.resource, name, namespace: ns, .merge(["spec": ["terminate": true]])))
+                } catch let e as KubeError where e.isNotFound {}
+            case .deleteAnalysisRun(let name):
+                do {
+                    try await client.delete(AnalysisRun.resource, name, namespace: ns, options: DeleteOptions(propagationPolicy: .Background))
+                } catch let e as KubeError where e.isNotFound {}
             case .event(let event):
                 events.append(event)
             }

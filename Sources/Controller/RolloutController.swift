@@ -16,9 +16,15 @@ public final class RolloutController: Sendable {
     public struct Options: Sendable {
         public var namespace: String?
         public var workers: Int
-        public init(namespace: String? = nil, workers: Int = 10) {
+        /// AnalysisRuns reconciled at once, apart from Rollouts.
+        public var analysisWorkers: Int
+        /// Measurements in flight at once (the bulkhead).
+        public var measurementLimit: Int
+        public init(namespace: String? = nil, workers: Int = 10, analysisWorkers: Int = 10, measurementLimit: Int = 30) {
             self.namespace = namespace
             self.workers = workers
+            self.analysisWorkers = analysisWorkers
+            self.measurementLimit = measurementLimit
         }
     }
 
@@ -30,11 +36,17 @@ public final class RolloutController: Sendable {
     let services: Informer<Service>
     /// Our pods only (by the hash label), indexed by namespace and hash: read for spec.restartAt and role metadata.
     let pods: Informer<Pod>
+    /// AnalysisRuns, indexed by their owner's UID; shared with the runner.
+    let analysisRuns: Informer<AnalysisRun>
+    /// Templates by namespace ("ns:<ns>"), and cluster-wide ones (none in namespaced mode).
+    let templates: Informer<AnalysisTemplate>
+    let clusterTemplates: Informer<AnalysisTemplate>?
+    let runner: AnalysisRunController
     let queue = WorkQueue()
     let executor: Executor
     var caches: Executor.Caches {
         Executor.Caches(replicaSet: { [replicaSets] in replicaSets.store($0) }, service: { [services] in services.store($0) },
-                        rollout: { [rollouts] in rollouts.store($0) })
+                        rollout: { [rollouts] in rollouts.store($0) }, analysisRun: { [analysisRuns] in analysisRuns.store($0) })
     }
 
     /// Index of ReplicaSets: by controller owner UID, and "orphan:<namespace>" for unowned ones.
@@ -52,6 +64,10 @@ public final class RolloutController: Sendable {
         return ["ns:\(ns)"] + [c?.canaryService, c?.stableService].compactMap { $0.map { "svc:\(ns)/\($0)" } }
     }
 
+    static func controllerUID(_ meta: ObjectMeta) -> [String] {
+        meta.ownerReferences?.first(where: { $0.controller == true }).map { [$0.uid] } ?? []
+    }
+
     public init(client: KubeClient, options: Options, logger: Logger = Logger(label: "aviary.controller")) {
         self.client = client
         self.options = options
@@ -64,6 +80,12 @@ public final class RolloutController: Sendable {
         services = Informer(Reflector(client: client, resource: .services, namespace: ns))
         pods = Informer(Reflector(client: client, resource: .pods, namespace: ns, labelSelector: podTemplateHashLabel),
                         index: { [($0.metadata.namespace ?? "") + "/" + ($0.metadata.labels?[podTemplateHashLabel] ?? "")] })
+        analysisRuns = Informer(Reflector(client: client, resource: AnalysisRun.resource, namespace: ns), index: { Self.controllerUID($0.metadata) })
+        templates = Informer(Reflector(client: client, resource: AnalysisTemplate.resource, namespace: ns),
+                             index: { ["ns:\($0.metadata.namespace ?? "")"] })
+        clusterTemplates = ns == nil ? Informer(Reflector(client: client, resource: AnalysisTemplate.clusterResource)) : nil
+        runner = AnalysisRunController(client: client, runs: analysisRuns, workers: options.analysisWorkers,
+                                       measurementLimit: options.measurementLimit, logger: logger)
         executor = Executor(client: client, logger: logger)
     }
 
@@ -75,16 +97,26 @@ public final class RolloutController: Sendable {
         }
         replicaSets.onChange { [weak self] old, new in self?.replicaSetChanged(old ?? new) }
         services.onChange { [weak self] old, new in self?.serviceChanged(old ?? new) }
+        analysisRuns.onChange { [weak self] old, new in self?.analysisRunChanged(new ?? old) }
+        templates.onChange { [weak self] old, new in self?.templateChanged(new ?? old) }
+        clusterTemplates?.onChange { [weak self] old, new in self?.templateChanged(new ?? old) }
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.rollouts.run() }
             group.addTask { await self.replicaSets.run() }
             group.addTask { await self.services.run() }
             group.addTask { await self.pods.run() }
+            group.addTask { await self.analysisRuns.run() }
+            group.addTask { await self.templates.run() }
+            if let clusterTemplates { group.addTask { await clusterTemplates.run() } }
             try await rollouts.waitForSync()
             try await replicaSets.waitForSync()
             try await services.waitForSync()
             try await pods.waitForSync()
+            try await analysisRuns.waitForSync()
+            try await templates.waitForSync()
+            try await clusterTemplates?.waitForSync()
+            group.addTask { await self.runner.run() }
             logger.info("caches synced: \(rollouts.count) rollouts, \(replicaSets.count) replicasets, \(services.count) services; \(options.workers) workers")
             for r in rollouts.all() { await queue.add(Informer<Rollout>.key(r)) }
             for _ in 0..<max(1, options.workers) {
@@ -117,6 +149,25 @@ public final class RolloutController: Sendable {
     func serviceChanged(_ svc: Service?) {
         guard let svc, let name = svc.metadata.name else { return }
         for r in rollouts.byIndex("svc:\(svc.metadata.namespace ?? "")/\(name)") {
+            let key = Informer<Rollout>.key(r)
+            Task { await queue.add(key) }
+        }
+    }
+
+    func analysisRunChanged(_ run: AnalysisRun?) {
+        guard let run else { return }
+        runner.runChanged(run)
+        if let owner = run.metadata.ownerReferences?.first(where: { $0.controller == true }), owner.kind == "Rollout" {
+            let key = Informer<Rollout>.key(namespace: run.metadata.namespace, name: owner.name)
+            Task { await queue.add(key) }
+        }
+    }
+
+    /// A template changed: the Rollouts that could reference it look again (a fixed template clears InvalidSpec).
+    func templateChanged(_ template: AnalysisTemplate?) {
+        guard let template else { return }
+        let affected = template.metadata.namespace.map { rollouts.byIndex("ns:\($0)") } ?? rollouts.all()
+        for r in affected {
             let key = Informer<Rollout>.key(r)
             Task { await queue.add(key) }
         }
@@ -157,7 +208,11 @@ public final class RolloutController: Sendable {
         let canary = rollout.spec.strategy?.canary
         let needsPods = rollout.spec.restartAt != nil || canary?.canaryMetadata != nil || canary?.stableMetadata != nil
         let rolloutPods = needsPods ? (owned + orphans).compactMap(\.podTemplateHash).flatMap { pods.byIndex("\(ns ?? "")/\($0)") } : []
-        let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, pods: rolloutPods, now: KubeTime.now())
+        let catalog = TemplateCatalog(
+            namespaced: Dictionary(templates.byIndex("ns:\(ns ?? "")").map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a }),
+            cluster: Dictionary((clusterTemplates?.all() ?? []).map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a }))
+        let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, pods: rolloutPods,
+                               analysisRuns: analysisRuns.byIndex(uid), templates: catalog, now: KubeTime.now())
         let plan = CanaryPlanner.plan(view)
         try await executor.apply(plan, to: rollout, caches: caches)
         return plan.requeueAfter

@@ -1,6 +1,7 @@
 import Kube
 import Testing
 @testable import Analysis
+import AviaryAPI
 
 @Suite struct ExpressionTests {
     let vector: JSONValue = [0.97, 0.99]

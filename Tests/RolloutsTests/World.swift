@@ -15,6 +15,8 @@ struct World {
     var pods: [Pod] = []
     var deletedPods: [String] = []
     var lastPlan: Plan?
+    var analysisRuns: [String: AnalysisRun] = [:]
+    var templates = TemplateCatalog()
     /// Checked after every applied plan: available pods never below this.
     var minAvailable: Int?
 
@@ -51,7 +53,8 @@ struct World {
 
     var view: RolloutView {
         RolloutView(rollout: rollout, replicaSets: replicaSets.values.sorted { $0.metadata.name! < $1.metadata.name! }, services: services,
-                    pods: pods, now: now)
+                    pods: pods, analysisRuns: analysisRuns.values.sorted { $0.metadata.name! < $1.metadata.name! },
+                    templates: templates, now: now)
     }
 
     @discardableResult
@@ -89,6 +92,13 @@ struct World {
                 }
             case .switchService(let name, let hash):
                 services[name]?.spec?.selector?[podTemplateHashLabel] = hash
+            case .createAnalysisRun(var run):
+                run.metadata.creationTimestamp = now
+                analysisRuns[run.metadata.name!] = run
+            case .terminateAnalysisRun(let name):
+                analysisRuns[name]?.spec.terminate = true
+            case .deleteAnalysisRun(let name):
+                analysisRuns[name] = nil
             case .event(let e):
                 events.append(e.reason)
             }
@@ -146,4 +156,12 @@ struct World {
     func hash(_ image: String) -> String { PodTemplateHash.compute(World.template(image)) }
 
     var status: RolloutStatus { rollout.status ?? RolloutStatus() }
+
+    /// What the runner would have written: a run ends in `phase`, with `message`.
+    mutating func finishRun(_ name: String, _ phase: AnalysisPhase, message: String? = nil) {
+        var status = AnalysisRunStatus()
+        status.phase = phase
+        status.message = message
+        analysisRuns[name]?.status = status
+    }
 }

@@ -1,13 +1,5 @@
+import AviaryAPI
 import Kube
-
-/// The phases of a measurement, a metric and a run, worst last.
-public enum AnalysisPhase: String, Codable, Sendable, Comparable, CaseIterable {
-    case Successful, Running, Pending, Inconclusive, Error, Failed
-
-    private var rank: Int { Self.allCases.firstIndex(of: self)! }
-    public static func < (a: AnalysisPhase, b: AnalysisPhase) -> Bool { a.rank < b.rank }
-    public var isTerminal: Bool { self == .Successful || self == .Inconclusive || self == .Error || self == .Failed }
-}
 
 /// Argo users' judgement rules, as pure functions.
 public enum Judgement {

@@ -50,3 +50,16 @@ public struct Metadata: KubeObject {
     public var metadata: ObjectMeta
     public init(metadata: ObjectMeta) { self.metadata = metadata }
 }
+
+/// A Secret's data (base64, as the API sends it). Read only where a value is needed, never cached.
+public struct Secret: KubeObject {
+    public var apiVersion: String? = "v1"
+    public var kind: String? = "Secret"
+    public var metadata: ObjectMeta
+    public var data: [String: String]?
+
+    public init(metadata: ObjectMeta, data: [String: String]? = nil) {
+        self.metadata = metadata
+        self.data = data
+    }
+}

@@ -64,7 +64,7 @@ struct Context {
             ?? template.map { PodTemplateHash.compute($0, collisionCount: collisions) }
         countReplicas(currentHash: hash)
 
-        let problems = Validation.problems(rollout, services: view.services)
+        let problems = Validation.problems(rollout, services: view.services, templates: view.templates)
         if !problems.isEmpty {
             let message = problems.joined(separator: "; ")
             if old.condition(.InvalidSpec)?.message != message { plan.event("InvalidSpec", message, warning: true) }
@@ -126,8 +126,10 @@ struct Context {
         status.controllerPause = nil
         status.currentStepIndex = steps.count
         status.currentStepHash = stepsHash
-        status.canary = CanaryStatus(weights: .init(canary: .init(weight: 0, podTemplateHash: hash),
-                                                    stable: .init(weight: 100, podTemplateHash: hash)))
+        setWeights(canary: 0, hash, stable: 100, hash)
+        status.canary?.currentStepAnalysisRunStatus = nil
+        status.canary?.currentBackgroundAnalysisRunStatus = nil
+        settleAnalysisRuns(current: [])
         scale(canary: nil, stable: stable, target: ReplicaSplit(canary: 0, stable: replicas))
         route(stableService: [stable], canaryService: [stable])
         applyRoleMetadata(stable: stable, canary: nil)
@@ -159,6 +161,8 @@ struct Context {
             status.pauseConditions = nil
             status.controllerPause = nil
             status.promoteFull = nil
+            status.canary?.currentStepAnalysisRunStatus = nil
+            status.canary?.currentBackgroundAnalysisRunStatus = nil
             if old.currentPodHash != hash {
                 status.abort = nil
                 status.abortedAt = nil
@@ -177,6 +181,8 @@ struct Context {
             status.currentStepIndex = 0
             status.pauseConditions = nil
             status.controllerPause = nil
+            status.canary?.currentStepAnalysisRunStatus = nil
+            status.canary?.currentBackgroundAnalysisRunStatus = nil
             plan.event("RolloutRetry", "Retrying the update from the first step")
         }
         if status.promoteFull == true {
@@ -195,13 +201,18 @@ struct Context {
         let canary = canaryRS!
 
         if rollout.spec.paused != true {
-            advanceSteps(canary: canary, stable: stable)
+            advanceSteps(canary: canary, stable: stable, hash: hash)
+        }
+        backgroundAnalysis(hash: hash)
+        if status.abort == true {
+            // An analysis failed just now: abort in this same plan.
+            abort(stable: stable, canary: canary)
+            return
         }
         let index = status.currentStepIndex ?? 0
         let target = targetSplit(at: index)
         let weight = index >= steps.count ? 100 : setWeight(at: index)
-        status.canary = CanaryStatus(weights: .init(canary: .init(weight: weight, podTemplateHash: hash),
-                                                    stable: .init(weight: 100 - weight, podTemplateHash: stableHash)))
+        setWeights(canary: weight, hash, stable: 100 - weight, stableHash)
         scale(canary: canary, stable: stable, target: target)
 
         // After the last step, and once the canary holds every pod: promote.
@@ -211,10 +222,12 @@ struct Context {
             route(stableService: [canary], canaryService: [canary])
             status.promoteFull = nil
             status.abort = nil
+            settleAnalysisRuns(current: [])
             progress(rs: canary)
             plan.requeue(after: 0)
             return
         }
+        settleAnalysisRuns(current: [status.canary?.currentStepAnalysisRunStatus?.name, status.canary?.currentBackgroundAnalysisRunStatus?.name].compactMap { $0 })
         route(stableService: [stable, canary], canaryService: [canary, stable])
         applyRoleMetadata(stable: stable, canary: canary)
         restartPods(of: stable)
@@ -229,6 +242,12 @@ struct Context {
             status.setCondition(.Paused, true, reason: pause.reason.rawValue, message: "Rollout is paused at step \(index)", now: now)
             status.setCondition(.Progressing, true, reason: "RolloutPaused", message: "Rollout is paused", now: now)
             setPhase(.Paused, pause.reason.rawValue)
+        } else if let waiting = awaitedStepRun {
+            // Analysis does not count against the progress deadline.
+            status.removeCondition(.Paused)
+            let message = "waiting for analysis run \(waiting.name) (\(waiting.status.rawValue)) at step \(index + 1)/\(steps.count)"
+            status.setCondition(.Progressing, true, reason: "RolloutAnalysisRunning", message: message, now: now)
+            setPhase(.Progressing, message)
         } else {
             status.removeCondition(.Paused)
             progress(rs: canary)
@@ -260,11 +279,13 @@ struct Context {
     }
 
     /// Runs the step machine from the current step as far as it can go now.
-    mutating func advanceSteps(canary: ReplicaSet, stable: ReplicaSet) {
+    mutating func advanceSteps(canary: ReplicaSet, stable: ReplicaSet, hash: String) {
         while let index = status.currentStepIndex, index < steps.count {
             let step = steps[index]
             if let pause = step.pause {
                 guard pauseIsOver(pause) else { return }
+            } else if let analysis = step.analysis {
+                guard stepAnalysisPassed(analysis, index: index, hash: hash) else { return }
             } else {
                 // setWeight and setCanaryScale: done when the pods are there and available.
                 guard reached(targetSplit(at: index), canary: canary, stable: stable) else { return }
@@ -318,6 +339,7 @@ struct Context {
         if let w = step.setWeight { return "setWeight \(w)" }
         if let p = step.pause { return ((try? p.seconds()) ?? nil).map { "pause \($0)s" } ?? "pause" }
         if step.setCanaryScale != nil { return "setCanaryScale" }
+        if step.analysis != nil { return "analysis" }
         return step.kinds.joined(separator: ",")
     }
 
@@ -326,15 +348,15 @@ struct Context {
     mutating func abort(stable: ReplicaSet, canary: ReplicaSet?) {
         let abortedAt = old.abortedAt ?? now
         if old.abortedAt == nil {
-            plan.event("RolloutAborted", "Rollout aborted update to revision \(canary?.revision ?? 0)", warning: true)
+            plan.event("RolloutAborted", abortMessage(revision: canary?.revision ?? 0), warning: true)
         }
         status.abortedAt = abortedAt
         status.pauseConditions = nil
         status.controllerPause = nil
         status.promoteFull = nil
         let stableHash = stable.podTemplateHash!
-        status.canary = CanaryStatus(weights: .init(canary: .init(weight: 0, podTemplateHash: canary?.podTemplateHash),
-                                                    stable: .init(weight: 100, podTemplateHash: stableHash)))
+        setWeights(canary: 0, canary?.podTemplateHash, stable: 100, stableHash)
+        settleAnalysisRuns(current: [])
         // Stable returns to full size at once; the canary waits out the abort delay.
         let delay = strategy.abortScaleDownDelaySeconds ?? CanaryStrategy.defaultAbortScaleDownDelaySeconds
         let canaryDeadline = abortedAt.secondsSinceEpoch + Int64(delay)
@@ -346,7 +368,7 @@ struct Context {
         route(stableService: [stable, canary].compactMap { $0 }, canaryService: [stable, canary].compactMap { $0 })
         status.removeCondition(.Paused)
         status.removeCondition(.Completed)
-        let message = "RolloutAborted: Rollout aborted update to revision \(canary?.revision ?? 0)"
+        let message = "RolloutAborted: \(abortMessage(revision: canary?.revision ?? 0))"
         status.setCondition(.Progressing, false, reason: "RolloutAborted", message: message, now: now)
         setPhase(.Degraded, message)
     }

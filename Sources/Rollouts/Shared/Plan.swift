@@ -35,6 +35,10 @@ public enum Action: Sendable, Equatable {
     case setPodMetadata(replicaSet: String, pods: [String], labels: [String: String?], annotations: [String: String?])
     /// Point a Service at one ReplicaSet by adding the hash label to its selector.
     case switchService(name: String, podTemplateHash: String)
+    case createAnalysisRun(AnalysisRun)
+    /// Set spec.terminate: the run stops measuring and ends with what it has.
+    case terminateAnalysisRun(name: String)
+    case deleteAnalysisRun(name: String)
     case event(Event)
 }
 
@@ -46,6 +50,12 @@ public struct Event: Sendable, Equatable {
 
 extension ReplicaSet: Equatable {
     public static func == (a: ReplicaSet, b: ReplicaSet) -> Bool {
+        a.metadata == b.metadata && a.spec == b.spec && a.status == b.status
+    }
+}
+
+extension AnalysisRun: Equatable {
+    public static func == (a: AnalysisRun, b: AnalysisRun) -> Bool {
         a.metadata == b.metadata && a.spec == b.spec && a.status == b.status
     }
 }

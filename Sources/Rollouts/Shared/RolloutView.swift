@@ -10,13 +10,20 @@ public struct RolloutView: Sendable {
     public var services: [String: Service]
     /// Pods of the Rollout's ReplicaSets (by hash label): read for spec.restartAt and role metadata.
     public var pods: [Pod]
+    /// AnalysisRuns this Rollout owns.
+    public var analysisRuns: [AnalysisRun]
+    /// The analysis templates it may reference.
+    public var templates: TemplateCatalog
     public var now: KubeTime
 
-    public init(rollout: Rollout, replicaSets: [ReplicaSet], services: [String: Service], pods: [Pod] = [], now: KubeTime) {
+    public init(rollout: Rollout, replicaSets: [ReplicaSet], services: [String: Service], pods: [Pod] = [],
+                analysisRuns: [AnalysisRun] = [], templates: TemplateCatalog = TemplateCatalog(), now: KubeTime) {
         self.rollout = rollout
         self.replicaSets = replicaSets
         self.services = services
         self.pods = pods
+        self.analysisRuns = analysisRuns
+        self.templates = templates
         self.now = now
     }
 }

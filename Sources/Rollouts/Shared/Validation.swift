@@ -4,9 +4,9 @@ import Kube
 /// The checks behind the InvalidSpec condition. Each problem names the field,
 /// so `kubectl describe` (and later `kubectl aviary lint`) can point at it.
 public enum Validation {
-    /// The spec's problems; empty when it is valid. `services` is nil when
-    /// Services are not known (offline lint), so their existence is not checked.
-    public static func problems(_ rollout: Rollout, services: [String: Service]?) -> [String] {
+    /// The spec's problems; empty when it is valid. `services` and `templates`
+    /// are nil when not known (offline lint), so what they hold is not checked.
+    public static func problems(_ rollout: Rollout, services: [String: Service]?, templates: TemplateCatalog? = nil) -> [String] {
         var out: [String] = []
         let spec = rollout.spec
         if spec.workloadRef != nil {
@@ -36,6 +36,7 @@ public enum Validation {
         }
         if let canary = strategy.canary {
             out += problems(canary, replicas: spec.effectiveReplicas, services: services)
+            if let templates { out += analysisProblems(canary, rollout: rollout, templates: templates) }
         }
         return out
     }
@@ -43,8 +44,8 @@ public enum Validation {
     static func problems(_ canary: CanaryStrategy, replicas: Int, services: [String: Service]?) -> [String] {
         var out: [String] = []
         let at = "spec.strategy.canary"
-        if canary.analysis != nil {
-            out.append("\(at).analysis: background analysis is not supported yet")
+        if let start = canary.analysis?.startingStep, !(0...(canary.steps ?? []).count).contains(start) {
+            out.append("\(at).analysis.startingStep: \(start) is outside the steps (0–\((canary.steps ?? []).count))")
         }
         if canary.trafficRouting != nil {
             out.append("\(at).trafficRouting: traffic routers are not supported; aviary moves traffic by pod counts and Service selectors")
@@ -93,8 +94,24 @@ public enum Validation {
                     out.append("\(sat).setCanaryScale.weight: \(w) is outside 0–100")
                 }
             }
-            if step.analysis != nil {
-                out.append("\(sat).analysis: analysis steps are not supported yet")
+        }
+        return out
+    }
+
+    /// Each analysis the canary references must build into a run: its
+    /// templates exist, their conditions parse, every argument has a value.
+    static func analysisProblems(_ canary: CanaryStrategy, rollout: Rollout, templates: TemplateCatalog) -> [String] {
+        let at = "spec.strategy.canary"
+        let uses = [(at + ".analysis", canary.analysis)]
+            + (canary.steps ?? []).enumerated().map { ("\(at).steps[\($0.offset)].analysis", $0.element.analysis) }
+        var out: [String] = []
+        for case let (field, analysis?) in uses {
+            do {
+                _ = try AnalysisRunBuilder.spec(analysis, rollout: rollout, catalog: templates, hashes: .init(stable: "stable", latest: "latest"))
+            } catch let e as AnalysisSpecError {
+                out += e.problems.map { "\(field): \($0)" }
+            } catch {
+                out.append("\(field): \(error)")
             }
         }
         return out

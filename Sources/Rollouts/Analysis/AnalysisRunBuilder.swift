@@ -1,0 +1,138 @@
+import Analysis
+import AviaryAPI
+import Foundation
+import Kube
+
+/// The templates a Rollout's namespace can reference, read from the caches.
+public struct TemplateCatalog: Sendable {
+    public var namespaced: [String: AnalysisTemplate]
+    public var cluster: [String: AnalysisTemplate]
+
+    public init(namespaced: [String: AnalysisTemplate] = [:], cluster: [String: AnalysisTemplate] = [:]) {
+        self.namespaced = namespaced
+        self.cluster = cluster
+    }
+}
+
+/// Turns a Rollout's `analysis` (a step's, or the background one) into an
+/// AnalysisRun: the templates' metrics side by side, their args filled in.
+/// Everything that can be wrong with a template is found here, before any run
+/// exists, and named: the template, the metric, the field and the column.
+public enum AnalysisRunBuilder {
+    public struct Hashes: Sendable {
+        public var stable: String?
+        public var latest: String?
+        public init(stable: String?, latest: String?) {
+            self.stable = stable
+            self.latest = latest
+        }
+    }
+
+    /// The run's spec, or the problems that keep it from being built.
+    public static func spec(_ analysis: RolloutAnalysis, rollout: Rollout, catalog: TemplateCatalog, hashes: Hashes) throws -> AnalysisSpec {
+        var problems: [String] = []
+        var metrics: [Metric] = []
+        var templateArgs: [AnalysisArgument] = []
+        var dryRun: [MetricSelector] = analysis.dryRun ?? []
+        var retention: [MeasurementRetention] = analysis.measurementRetention ?? []
+        let refs = analysis.templates ?? []
+        if refs.isEmpty { problems.append("templates: at least one template is required") }
+        for ref in refs {
+            let kind = ref.clusterScope == true ? "ClusterAnalysisTemplate" : "AnalysisTemplate"
+            guard let template = (ref.clusterScope == true ? catalog.cluster : catalog.namespaced)[ref.templateName] else {
+                problems.append("\(kind) \"\(ref.templateName)\" not found")
+                continue
+            }
+            for metric in template.spec.metrics {
+                if metrics.contains(where: { $0.name == metric.name }) {
+                    problems.append("\(kind) \"\(ref.templateName)\": metric \"\(metric.name)\" is also defined by another template")
+                }
+                do { _ = try MetricPlan(metric) } catch { problems.append("\(kind) \"\(ref.templateName)\": \(error)") }
+                metrics.append(metric)
+            }
+            for arg in template.spec.args ?? [] where !templateArgs.contains(where: { $0.name == arg.name }) {
+                templateArgs.append(arg)
+            }
+            dryRun += template.spec.dryRun ?? []
+            retention += template.spec.measurementRetention ?? []
+        }
+        var args: [AnalysisArgument] = []
+        for arg in templateArgs {
+            var resolved = arg
+            if let given = analysis.args?.first(where: { $0.name == arg.name }) {
+                do {
+                    resolved = AnalysisArgument(name: arg.name, value: try value(of: given, rollout: rollout, hashes: hashes))
+                } catch {
+                    problems.append("args[\(arg.name)]: \(error)")
+                }
+            }
+            if resolved.value == nil, resolved.valueFrom?.secretKeyRef == nil {
+                problems.append("argument \"\(arg.name)\" has no value: give it in the template or in the Rollout's analysis args")
+            }
+            args.append(resolved)
+        }
+        if !problems.isEmpty { throw AnalysisSpecError(problems: problems) }
+        var spec = AnalysisSpec(args: args.isEmpty ? nil : args, metrics: metrics)
+        spec.dryRun = dryRun.isEmpty ? nil : dryRun
+        spec.measurementRetention = retention.isEmpty ? nil : retention
+        return spec
+    }
+
+    /// A Rollout-side argument's value: literal, a pod template hash, or a field of the Rollout.
+    static func value(of arg: AnalysisArgument, rollout: Rollout, hashes: Hashes) throws -> String? {
+        if let v = arg.value { return v }
+        if let which = arg.valueFrom?.podTemplateHashValue {
+            switch which {
+            case "Stable": return hashes.stable ?? hashes.latest
+            case "Latest": return hashes.latest
+            default: throw AnalysisSpecError(problems: ["podTemplateHashValue must be Stable or Latest, not \"\(which)\""])
+            }
+        }
+        if let path = arg.valueFrom?.fieldRef?.fieldPath { return try field(path, of: rollout) }
+        if arg.valueFrom?.secretKeyRef != nil {
+            throw AnalysisSpecError(problems: ["secretKeyRef belongs in the template's args, so the value is read only when measuring"])
+        }
+        return nil
+    }
+
+    /// `metadata.name`, `metadata.labels['app']`, `spec.replicas`, …
+    static func field(_ path: String, of rollout: Rollout) throws -> String {
+        let json = try JSONValue(encoding: rollout)
+        var current: JSONValue? = json
+        var rest = Substring(path)
+        while !rest.isEmpty {
+            if rest.first == "." { rest = rest.dropFirst() }
+            if rest.first == "[" {
+                guard let close = rest.firstIndex(of: "]") else { break }
+                let key = rest[rest.index(after: rest.startIndex)..<close].trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
+                current = current?[key]
+                rest = rest[rest.index(after: close)...]
+                continue
+            }
+            let name = rest.prefix { $0 != "." && $0 != "[" }
+            rest = rest.dropFirst(name.count)
+            current = current?[String(name)]
+        }
+        switch current {
+        case .string(let s)?: return s
+        case .number(let n)? where n == n.rounded(): return String(Int64(n))
+        case .number(let n)?: return String(n)
+        case .bool(let b)?: return String(b)
+        default: throw AnalysisSpecError(problems: ["fieldRef \(path): no such field on the Rollout"])
+        }
+    }
+
+    /// A run for this rollout, owned by it, labelled with the hash and the step.
+    public static func run(name: String, spec: AnalysisSpec, rollout: Rollout, hash: String, step: String) -> AnalysisRun {
+        AnalysisRun(
+            metadata: ObjectMeta(name: name, namespace: rollout.metadata.namespace,
+                                 labels: [podTemplateHashLabel: hash, analysisStepLabel: step],
+                                 ownerReferences: [.controller(of: rollout)]),
+            spec: spec)
+    }
+}
+
+public struct AnalysisSpecError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String { problems.joined(separator: "; ") }
+}

@@ -34,6 +34,8 @@ public struct AnalysisRunHistory: Codable, Sendable, Hashable {
     public var successfulRunHistoryLimit: Int?
     public var unsuccessfulRunHistoryLimit: Int?
 
+    public init() {}
+
     public static let defaultLimit = 5
 }
 

@@ -87,7 +87,12 @@ extension Context {
         }
         let base = "\(name)-\(hash)-\(step)"
         let taken = Set(runs.compactMap(\.metadata.name))
-        let runName = ([base] + (1...).lazy.map { "\(base).\($0)" }).first { !taken.contains($0) }!
+        var runName = base
+        var attempt = 0
+        while taken.contains(runName) {
+            attempt += 1
+            runName = "\(base).\(attempt)"
+        }
         let run = AnalysisRunBuilder.run(name: runName, spec: spec, rollout: rollout, hash: hash, step: step)
         plan.actions.append(.createAnalysisRun(run))
         plan.event("AnalysisRunRunning", "Started analysis run \(runName) (\(step == "background" ? "background" : "step \((Int(step) ?? 0) + 1)"))")

@@ -128,12 +128,16 @@ wait_ready() {
   die "kube-apiserver not ready after 60s (see $LOGS/kube-apiserver.log)"
 }
 
+# Prometheus scrapes itself and the simulator's request metrics, every second.
 start_prometheus() {
   free_port >"$DIR/prometheus.port"
+  free_port >"$DIR/podsim-metrics.port"
   local port; port=$(cat "$DIR/prometheus.port")
   mkdir -p "$DIR/prometheus-data"
   printf '%s\n' "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" "scrape_configs:" \
-    "  - job_name: prometheus" "    static_configs:" "      - targets: [\"127.0.0.1:$port\"]" >"$DIR/prometheus.yml"
+    "  - job_name: prometheus" "    static_configs:" "      - targets: [\"127.0.0.1:$port\"]" \
+    "  - job_name: podsim" "    static_configs:" "      - targets: [\"127.0.0.1:$(cat "$DIR/podsim-metrics.port")\"]" \
+    >"$DIR/prometheus.yml"
   start prometheus prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus-data" \
     --web.listen-address="127.0.0.1:$port" --web.enable-lifecycle
   for _ in $(seq 1 300); do
@@ -174,7 +178,7 @@ cmd_up() {
     start_apiserver
     start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
       --kubeconfig="$DIR/kcm.kubeconfig" \
-      --controllers=replicaset,garbagecollector,serviceaccount,serviceaccount-token,namespace \
+      --controllers=replicaset,job,garbagecollector,serviceaccount,serviceaccount-token,namespace \
       --port=0 --secure-port=0 --leader-elect=false \
       --service-account-private-key-file="$DIR/pki/sa.key" \
       --root-ca-file="$DIR/pki/ca.crt" \
@@ -190,7 +194,7 @@ cmd_up() {
     log "control plane up: https://127.0.0.1:$(cat "$DIR/api.port"), Prometheus http://127.0.0.1:$(cat "$DIR/prometheus.port") (state in $DIR)"
   fi
   if [ -n "$podsim" ] && ! alive podsim; then
-    start podsim "$podsim" --kubeconfig "$DIR/kubeconfig"
+    start podsim "$podsim" --kubeconfig "$DIR/kubeconfig" --metrics-port "$(cat "$DIR/podsim-metrics.port")"
     sleep 0.5
     alive podsim || { tail -20 "$LOGS/podsim.log" >&2; die "pod-readiness simulator exited"; }
     log "pod-readiness simulator running"

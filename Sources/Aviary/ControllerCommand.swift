@@ -18,6 +18,12 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Rollouts reconciled at once.")
     var workers = 10
 
+    @Option(help: "AnalysisRuns reconciled at once (apart from Rollouts).")
+    var analysisWorkers = 10
+
+    @Option(help: "Measurements in flight at once, across all AnalysisRuns (the bulkhead).")
+    var measurementLimit = 30
+
     @Option(help: "Requests per second to the API server (a token bucket).")
     var qps: Double = 40
 
@@ -35,7 +41,7 @@ struct ControllerCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         logger.info("aviary \(AviaryVersion.current) managing Rollouts on \(client.access.server)\(namespace.map { " in namespace \($0)" } ?? "")")
-        let controller = RolloutController(client: client, options: .init(namespace: namespace, workers: workers), logger: logger)
+        let controller = RolloutController(client: client, options: .init(namespace: namespace, workers: workers, analysisWorkers: analysisWorkers, measurementLimit: measurementLimit), logger: logger)
         try await controller.run()
     }
 }

@@ -208,9 +208,12 @@ public final class RolloutController: Sendable {
         let canary = rollout.spec.strategy?.canary
         let needsPods = rollout.spec.restartAt != nil || canary?.canaryMetadata != nil || canary?.stableMetadata != nil
         let rolloutPods = needsPods ? (owned + orphans).compactMap(\.podTemplateHash).flatMap { pods.byIndex("\(ns ?? "")/\($0)") } : []
-        let catalog = TemplateCatalog(
+        // Templates are read only by a Rollout that uses analysis.
+        let usesAnalysis = canary?.analysis != nil || canary?.steps?.contains { $0.analysis != nil } == true
+        let catalog = usesAnalysis ? TemplateCatalog(
             namespaced: Dictionary(templates.byIndex("ns:\(ns ?? "")").map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a }),
             cluster: Dictionary((clusterTemplates?.all() ?? []).map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a }))
+            : TemplateCatalog()
         let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, pods: rolloutPods,
                                analysisRuns: analysisRuns.byIndex(uid), templates: catalog, now: KubeTime.now())
         let plan = CanaryPlanner.plan(view)

@@ -10,7 +10,11 @@ import Logging
 /// A pod template steers it with annotations:
 /// - `podsim.aviary.dev/ready: "false"` keeps its pods Running but never Ready;
 /// - `podsim.aviary.dev/ready-after: "3s"` overrides the delay;
-/// - `podsim.aviary.dev/restarts: "2"` reports that many container restarts.
+/// - `podsim.aviary.dev/restarts: "2"` reports that many container restarts;
+/// - a pod that runs to completion (a Job's: restartPolicy Never or OnFailure)
+///   Succeeds after the delay, or Fails with `podsim.aviary.dev/exit-code: "1"`;
+/// - `podsim.aviary.dev/error-rate` and `podsim.aviary.dev/latency` shape the
+///   simulated traffic its Ready pods serve (see `Traffic`).
 @main
 struct PodSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +30,12 @@ struct PodSim: AsyncParsableCommand {
     @Option(help: "Default delay before a new pod becomes Ready, e.g. 500ms, 1s.")
     var readyAfter = "1s"
 
+    @Option(help: "Serve simulated request metrics on 127.0.0.1:PORT/metrics (0: off).")
+    var metricsPort: UInt16 = 0
+
+    @Option(help: "Requests per second each Ready pod serves.")
+    var requestsPerPod: Double = 10
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "aviary.podsim")
@@ -34,16 +44,30 @@ struct PodSim: AsyncParsableCommand {
         }
         let client = KubeClient(access: try ClusterAccess.load(kubeconfig: kubeconfig, context: context), qps: 200, burst: 400)
         let marker = ReadinessMarker(client: client, defaultDelay: delay, logger: logger)
-        logger.info("watching pods on \(client.access.server); ready after \(readyAfter)")
-        for try await event in Reflector<Pod>(client: client, resource: .pods) {
-            switch event {
-            case .replaced(let pods, _):
-                for pod in pods { await marker.consider(pod) }
-            case .added(let pod), .modified(let pod):
-                await marker.consider(pod)
-            case .deleted(let pod):
-                await marker.forget(pod)
+        let traffic = Traffic(requestsPerPod: requestsPerPod)
+        logger.info("watching pods on \(client.access.server); ready after \(readyAfter)\(metricsPort > 0 ? "; metrics on 127.0.0.1:\(metricsPort)" : "")")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if metricsPort > 0 { group.addTask { [metricsPort] in try await traffic.serve(port: metricsPort) } }
+            group.addTask {
+                for try await event in Reflector<Pod>(client: client, resource: .pods) {
+                    switch event {
+                    case .replaced(let pods, _):
+                        await traffic.reset()
+                        for pod in pods {
+                            await marker.consider(pod)
+                            await traffic.observe(pod)
+                        }
+                    case .added(let pod), .modified(let pod):
+                        await marker.consider(pod)
+                        await traffic.observe(pod)
+                    case .deleted(let pod):
+                        await marker.forget(pod)
+                        await traffic.forget(pod)
+                    }
+                }
             }
+            try await group.next()
+            group.cancelAll()
         }
     }
 }
@@ -53,6 +77,7 @@ enum PodAnnotations {
     static let ready = "podsim.aviary.dev/ready"
     static let readyAfter = "podsim.aviary.dev/ready-after"
     static let restarts = "podsim.aviary.dev/restarts"
+    static let exitCode = "podsim.aviary.dev/exit-code"
 
     /// "250ms", "2s", "1m", or plain seconds.
     static func parseDuration(_ text: String) -> Duration? {
@@ -81,6 +106,10 @@ actor ReadinessMarker {
     func consider(_ pod: Pod) {
         guard let uid = pod.metadata.uid, pod.metadata.deletionTimestamp == nil, pending[uid] == nil else { return }
         let annotations = pod.metadata.annotations ?? [:]
+        if let policy = pod.spec?.restartPolicy, policy != "Always" {
+            complete(pod, uid: uid, exitCode: Int(annotations[PodAnnotations.exitCode] ?? "") ?? 0)
+            return
+        }
         let wantReady = annotations[PodAnnotations.ready] != "false"
         let restarts = Int(annotations[PodAnnotations.restarts] ?? "") ?? 0
         let running = pod.status?.phase == "Running"
@@ -100,6 +129,32 @@ actor ReadinessMarker {
                     // Deleted meanwhile: nothing to do.
                 } catch {
                     logger.warning("cannot mark pod \(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? ""): \(error)")
+                }
+            }
+            self.done(uid)
+        }
+    }
+
+    /// A pod that runs to completion: it exits after the delay.
+    func complete(_ pod: Pod, uid: String, exitCode: Int) {
+        guard pod.status?.phase != "Succeeded", pod.status?.phase != "Failed" else { return }
+        let delay = pod.metadata.annotations?[PodAnnotations.readyAfter].flatMap(PodAnnotations.parseDuration) ?? defaultDelay
+        pending[uid] = Task { [client, logger] in
+            try? await Task.sleep(for: delay)
+            if !Task.isCancelled {
+                let now = JSONValue.string(KubeTime.now().description)
+                let containers: [JSONValue] = (pod.spec?.containers ?? []).map { c in
+                    ["name": .string(c.name), "image": .string(c.image ?? ""), "imageID": "", "ready": false, "restartCount": 0,
+                     "state": ["terminated": ["exitCode": .number(Double(exitCode)), "startedAt": now, "finishedAt": now,
+                                              "reason": exitCode == 0 ? "Completed" : "Error"]]]
+                }
+                let status: JSONValue = ["status": ["phase": exitCode == 0 ? "Succeeded" : "Failed", "startTime": now,
+                                                    "containerStatuses": .array(containers)]]
+                do {
+                    let _: Pod = try await client.patch(.pods, pod.metadata.name ?? "", namespace: pod.metadata.namespace, .merge(status),
+                                                        subresource: "status")
+                } catch {
+                    logger.warning("cannot complete pod \(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? ""): \(error)")
                 }
             }
             self.done(uid)

@@ -20,6 +20,8 @@ public struct Pod: KubeObject {
     public struct PodSpec: Codable, Sendable {
         public var containers: [Container]
         public var nodeName: String?
+        /// "Never" or "OnFailure" for a Job's pods, which run to completion.
+        public var restartPolicy: String?
     }
 
     public struct Container: Codable, Sendable {

@@ -59,7 +59,10 @@ public enum AnalysisRunBuilder {
         var args: [AnalysisArgument] = []
         for arg in templateArgs {
             var resolved = arg
-            if let given = analysis.args?.first(where: { $0.name == arg.name }) {
+            // The Rollout's value wins; a template's own podTemplateHashValue or fieldRef is resolved the same way.
+            let given = analysis.args?.first { $0.name == arg.name }
+                ?? (arg.valueFrom?.podTemplateHashValue != nil || arg.valueFrom?.fieldRef != nil ? arg : nil)
+            if let given {
                 do {
                     resolved = AnalysisArgument(name: arg.name, value: try value(of: given, rollout: rollout, hashes: hashes))
                 } catch {

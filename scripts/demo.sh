@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local demo, on a fresh machine: builds aviary, brings up a real local
-# control plane with the pod-readiness simulator, installs the CRDs, starts the
-# controller, and walks the example canary from web:1.0 to web:2.0 through its
-# steps, promoting it at the indefinite pause.
+# control plane with Prometheus and the pod-readiness simulator (whose pods
+# serve simulated traffic), installs the CRDs, starts the controller, and rolls
+# out the example canary with analysis: a good version that Prometheus' numbers
+# promote, then a bad one (30 % errors) that they abort, with no one watching.
 #
 #   scripts/demo.sh        run it (the cluster stays up for you to explore)
 #   scripts/demo.sh down   remove everything it started
@@ -50,31 +51,49 @@ if ! { [ -f "$AVIARY_CLUSTER_DIR/pids/controller" ] && kill -0 "$(cat "$AVIARY_C
   echo $! >"$AVIARY_CLUSTER_DIR/pids/controller"
 fi
 
-step "Deploying the example canary (examples/canary-rollout.yaml): web:1.0, 10 replicas"
+step "Deploying the analysis templates and the example canary (examples/canary-analysis-rollout.yaml): web:1.0, 5 replicas"
 kubectl delete rollout web --ignore-not-found >/dev/null
-kubectl apply -f examples/canary-rollout.yaml
+kubectl delete analysisruns --all >/dev/null
+kubectl apply -f examples/analysis-templates.yaml
+sed "s#http://prometheus.monitoring.svc:9090#$AVIARY_PROMETHEUS_URL#" examples/canary-analysis-rollout.yaml | kubectl apply -f -
 kubectl wait --for=jsonpath='{.status.phase}'=Healthy rollout/web --timeout=120s >/dev/null
 show
 
-step "Rolling out web:2.0: setWeight 10 → pause 5s → setWeight 30 → pause until promoted"
-kubectl patch rollout web --type=json \
-  -p '[{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "registry.example/web:2.0"}]'
-follow '[ "$(kubectl get rollout web -o jsonpath="{.status.currentStepIndex}/{.status.phase}")" = "3/Paused" ]'
-sizes
+# release IMAGE ERROR-RATE: a new version; the simulator makes that share of its requests fail.
+release() {
+  kubectl patch rollout web --type=merge -p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"podsim.aviary.dev/error-rate\":\"$2\"}},
+    \"spec\":{\"containers\":[{\"name\":\"web\",\"image\":\"$1\"}]}}}}"
+}
+runs() { kubectl get analysisruns -o custom-columns=NAME:.metadata.name,PHASE:.status.phase,VALUES:.status.summary; }
 
-step "Promoting (what \`kubectl aviary promote web\` will do: clear the pause)"
-kubectl patch rollout web --subresource=status --type=merge -p '{"status": {"pauseConditions": null}}' >/dev/null
+step "Rolling out web:2.0, a good version: setWeight 20 → analysis (success rate ≥ 95 %, p95 < 500 ms) → 60 → pause 10s → 80"
+release registry.example/web:2.0 0
 follow '[ "$(kubectl get rollout web -o jsonpath="{.status.phase}/{.status.stableRS}")" = "Healthy/$(kubectl get rollout web -o jsonpath="{.status.currentPodHash}")" ]'
 sizes
+runs
+
+step "Rolling out web:3.0, a bad version: 30 % of its requests fail"
+release registry.example/web:3.0 0.3
+follow '[ "$(kubectl get rollout web -o jsonpath="{.status.abort}")" = "true" ] && [ "$(kubectl get rs -l app=web -o jsonpath="{.items[?(@.spec.template.spec.containers[0].image==\"registry.example/web:2.0\")].status.availableReplicas}")" = "5" ]'
+sizes
+runs
+echo
+echo "  message: $(kubectl get rollout web -o jsonpath='{.status.message}')"
 
 step "What happened (events)"
-kubectl get events --field-selector involvedObject.name=web --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message | tail -n 25
+kubectl get events --field-selector involvedObject.name=web --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message | tail -n 30
+
+step "Summary"
+good=$(kubectl get rollout web -o jsonpath='{.status.stableRS}')
+echo "  web:2.0 (hash $good) was promoted by its analysis and is stable."
+echo "  web:3.0 was aborted by its analysis; traffic is back on web:2.0."
 
 cat <<MSG
 
-web:2.0 is stable; web:1.0 is scaled to 0. The cluster and controller are still running:
+The cluster, Prometheus and the controller are still running:
   eval "\$(AVIARY_CLUSTER_DIR=$AVIARY_CLUSTER_DIR scripts/cluster.sh env)"
-  kubectl get rollouts,rs,pods
+  kubectl get rollouts,analysisruns,rs,pods
+  kubectl get analysisrun <name> -o yaml     # every measurement, its value and why
   less $AVIARY_CLUSTER_DIR/logs/controller.log
 Remove everything with: scripts/demo.sh down
 MSG

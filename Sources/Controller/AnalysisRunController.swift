@@ -50,21 +50,7 @@ public final class AnalysisRunController: Sendable {
     }
 
     func work() async {
-        while let key = await queue.get() {
-            do {
-                let requeue = try await reconcile(key)
-                await queue.forget(key)
-                if let requeue { await queue.add(key, after: requeue) }
-            } catch {
-                if let e = error as? KubeError, e.isConflict {
-                    logger.debug("\(key): conflict, retrying from fresh state")
-                } else {
-                    logger.warning("analysisrun \(key): \(error)")
-                }
-                await queue.addRateLimited(key)
-            }
-            await queue.done(key)
-        }
+        await queue.work(logger: logger) { try await reconcile($0) }
     }
 
     /// One pass over a run. Returns when to look again.

@@ -174,21 +174,7 @@ public final class RolloutController: Sendable {
     }
 
     func work() async {
-        while let key = await queue.get() {
-            do {
-                let requeue = try await reconcile(key)
-                await queue.forget(key)
-                if let requeue { await queue.add(key, after: requeue) }
-            } catch {
-                if let e = error as? KubeError, e.isConflict {
-                    logger.debug("\(key): conflict, retrying from fresh state")
-                } else {
-                    logger.warning("\(key): reconcile failed: \(error)")
-                }
-                await queue.addRateLimited(key)
-            }
-            await queue.done(key)
-        }
+        await queue.work(logger: logger) { try await reconcile($0) }
     }
 
     /// One reconcile. Returns when to look again, if a timer is due.

@@ -1,4 +1,6 @@
 import Foundation
+import Kube
+import Logging
 
 /// Keys waiting to be reconciled, like controller-runtime's work queue:
 /// - a key is queued at most once, however often it is added;
@@ -107,5 +109,28 @@ public actor WorkQueue {
         timers = [:]
         for w in waiters { w.resume(returning: nil) }
         waiters = []
+    }
+}
+
+extension WorkQueue {
+    /// One worker: takes keys until shut down and reconciles each. A reconcile
+    /// returns when to look again; a failure backs off (a 409 quietly: the
+    /// next reconcile works from fresh state).
+    func work(logger: Logger, _ reconcile: (String) async throws -> Double?) async {
+        while let key = await get() {
+            do {
+                let requeue = try await reconcile(key)
+                forget(key)
+                if let requeue { add(key, after: requeue) }
+            } catch {
+                if let e = error as? KubeError, e.isConflict {
+                    logger.debug("\(key): conflict, retrying from fresh state")
+                } else {
+                    logger.warning("\(key): reconcile failed: \(error)")
+                }
+                addRateLimited(key)
+            }
+            done(key)
+        }
     }
 }

@@ -110,7 +110,7 @@ public struct Measurer: Sendable {
             try (pairs ?? []).map { "\($0.key): \(try args.substitute($0.value))" }
         }
         if let prom = p.prometheus {
-            guard let address = prom.address.map({ try? args.substitute($0) }) ?? nil, !address.isEmpty else {
+            guard let written = prom.address, case let address = try args.substitute(written), !address.isEmpty else {
                 throw ProviderError("provider.prometheus.address is required")
             }
             var hs = try headers(prom.headers)

@@ -73,3 +73,5 @@ public struct Service: KubeObject {
 }
 /// On an AnalysisRun: the step that started it, or "background".
 public let analysisStepLabel = "rollout.aviary.dev/analysis-step"
+/// On an old ReplicaSet after a blue-green promotion: when it may be scaled down.
+public let scaleDownDeadlineAnnotation = "rollout.aviary.dev/scale-down-deadline"

@@ -35,6 +35,7 @@ public struct RolloutSpec: Codable, Sendable, Hashable {
     public var strategy: RolloutStrategy?
     /// How many finished AnalysisRuns to keep.
     public var analysis: AnalysisRunHistory?
+    public var rollbackWindow: RollbackWindow?
     /// Not supported: read only so validation can say so rather than ignore it.
     public var workloadRef: JSONValue?
 
@@ -57,11 +58,11 @@ public struct RolloutSpec: Codable, Sendable, Hashable {
 
 public struct RolloutStrategy: Codable, Sendable, Hashable {
     public var canary: CanaryStrategy?
-    /// Blue-green arrives with its own issue; kept raw until then.
-    public var blueGreen: JSONValue?
+    public var blueGreen: BlueGreenStrategy?
 
-    public init(canary: CanaryStrategy? = nil) {
+    public init(canary: CanaryStrategy? = nil, blueGreen: BlueGreenStrategy? = nil) {
         self.canary = canary
+        self.blueGreen = blueGreen
     }
 }
 

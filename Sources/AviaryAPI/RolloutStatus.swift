@@ -29,6 +29,7 @@ public struct RolloutStatus: Codable, Sendable, Hashable {
     /// For the scale subresource (an HPA reads it).
     public var selector: String?
     public var canary: CanaryStatus?
+    public var blueGreen: BlueGreenStatus?
     public var conditions: [RolloutCondition]?
     public var collisionCount: Int?
     public var restartedAt: KubeTime?

@@ -50,6 +50,9 @@ public struct Executor: Sendable {
             case .adoptReplicaSet(let name, let owner):
                 caches.replicaSet(try await client.patch(.replicaSets, name, namespace: ns,
                                                          .merge(["metadata": ["ownerReferences": [try JSONValue(encoding: owner)]]])))
+            case .annotateReplicaSet(let name, let annotations):
+                let values = JSONValue.object(annotations.mapValues { $0.map(JSONValue.string) ?? .null })
+                caches.replicaSet(try await client.patch(.replicaSets, name, namespace: ns, .merge(["metadata": ["annotations": values]])))
             case .deleteReplicaSet(let name):
                 do {
                     try await client.delete(.replicaSets, name, namespace: ns, options: DeleteOptions(propagationPolicy: .Background))

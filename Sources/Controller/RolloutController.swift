@@ -10,7 +10,7 @@ import Rollouts
 /// Reading a reconcile from event to API call:
 /// 1. an informer sees a change and `enqueue` maps it to a Rollout key;
 /// 2. a worker takes the key from the `WorkQueue`;
-/// 3. `reconcile` builds a `RolloutView` from the caches and asks `CanaryPlanner.plan`;
+/// 3. `reconcile` builds a `RolloutView` from the caches and asks `RolloutPlanner.plan`;
 /// 4. the `Executor` applies the plan's actions, then patches the status.
 public final class RolloutController: Sendable {
     public struct Options: Sendable {
@@ -60,8 +60,13 @@ public final class RolloutController: Sendable {
     /// Rollouts without scanning them all.
     static func rolloutKeys(_ r: Rollout) -> [String] {
         let ns = r.metadata.namespace ?? ""
-        let c = r.spec.strategy?.canary
-        return ["ns:\(ns)"] + [c?.canaryService, c?.stableService].compactMap { $0.map { "svc:\(ns)/\($0)" } }
+        return ["ns:\(ns)"] + serviceNames(r).map { "svc:\(ns)/\($0)" }
+    }
+
+    /// The Services a Rollout's strategy names.
+    static func serviceNames(_ r: Rollout) -> [String] {
+        let c = r.spec.strategy?.canary, bg = r.spec.strategy?.blueGreen
+        return [c?.canaryService, c?.stableService, bg?.activeService, bg?.previewService].compactMap { $0 }
     }
 
     static func controllerUID(_ meta: ObjectMeta) -> [String] {
@@ -185,24 +190,24 @@ public final class RolloutController: Sendable {
         let owned = replicaSets.byIndex(uid)
         let orphans = replicaSets.byIndex("orphan:\(ns ?? "")").filter { rollout.spec.selector?.matches($0.metadata.labels ?? [:]) == true }
         var named: [String: Service] = [:]
-        if let c = rollout.spec.strategy?.canary {
-            for name in [c.canaryService, c.stableService].compactMap({ $0 }) {
-                if let s = services.get(namespace: ns, name: name) { named[name] = s }
-            }
+        for name in Self.serviceNames(rollout) {
+            if let s = services.get(namespace: ns, name: name) { named[name] = s }
         }
         // Pods are read only when something needs them: a restart, or role metadata.
-        let canary = rollout.spec.strategy?.canary
+        let canary = rollout.spec.strategy?.canary, bg = rollout.spec.strategy?.blueGreen
         let needsPods = rollout.spec.restartAt != nil || canary?.canaryMetadata != nil || canary?.stableMetadata != nil
+            || bg?.activeMetadata != nil || bg?.previewMetadata != nil
         let rolloutPods = needsPods ? (owned + orphans).compactMap(\.podTemplateHash).flatMap { pods.byIndex("\(ns ?? "")/\($0)") } : []
         // Templates are read only by a Rollout that uses analysis.
         let usesAnalysis = canary?.analysis != nil || canary?.steps?.contains { $0.analysis != nil } == true
+            || bg?.prePromotionAnalysis != nil || bg?.postPromotionAnalysis != nil
         let catalog = usesAnalysis ? TemplateCatalog(
             namespaced: Dictionary(templates.byIndex("ns:\(ns ?? "")").map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a }),
             cluster: Dictionary((clusterTemplates?.all() ?? []).map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a }))
             : TemplateCatalog()
         let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, pods: rolloutPods,
                                analysisRuns: analysisRuns.byIndex(uid), templates: catalog, now: KubeTime.now())
-        let plan = CanaryPlanner.plan(view)
+        let plan = RolloutPlanner.plan(view)
         try await executor.apply(plan, to: rollout, caches: caches)
         return plan.requeueAfter
     }

@@ -42,6 +42,21 @@ struct World {
         minAvailable = replicas - ((try? (maxUnavailable ?? "25%").scaled(total: replicas, roundUp: false)) ?? 0)
     }
 
+    /// A blue-green Rollout with Services web-active and web-preview.
+    static func blueGreen(replicas: Int = 4, _ configure: (inout BlueGreenStrategy) -> Void = { _ in }) -> World {
+        var w = World(replicas: replicas, steps: [], services: false)
+        var bg = BlueGreenStrategy(activeService: "web-active", previewService: "web-preview")
+        configure(&bg)
+        w.rollout.spec.strategy = RolloutStrategy(blueGreen: bg)
+        for name in ["web-active", "web-preview"] {
+            w.services[name] = Service(metadata: ObjectMeta(name: name, namespace: "default"), spec: .init(selector: ["app": "web"]))
+        }
+        w.minAvailable = replicas
+        return w
+    }
+
+    func selector(_ service: String) -> String? { services[service]?.spec?.selector?[podTemplateHashLabel] }
+
     static func template(_ image: String) -> JSONValue {
         ["metadata": ["labels": ["app": "web"]], "spec": ["containers": [["name": "web", "image": .string(image)]]]]
     }
@@ -59,7 +74,7 @@ struct World {
 
     @discardableResult
     mutating func reconcile() -> Plan {
-        let plan = CanaryPlanner.plan(view)
+        let plan = RolloutPlanner.plan(view)
         lastPlan = plan
         apply(plan)
         return plan
@@ -78,6 +93,8 @@ struct World {
                 }
             case .adoptReplicaSet(let name, let owner):
                 replicaSets[name]?.metadata.ownerReferences = [owner]
+            case .annotateReplicaSet(let name, let annotations):
+                for (k, v) in annotations { replicaSets[name]?.metadata.annotations?[k] = v }
             case .deleteReplicaSet(let name):
                 replicaSets[name] = nil
             case .deletePod(let name):

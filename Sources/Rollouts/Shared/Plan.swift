@@ -28,6 +28,8 @@ public enum Action: Sendable, Equatable {
     /// Take an orphan that matches this Rollout: add our controller owner reference.
     case adoptReplicaSet(name: String, owner: OwnerReference)
     case deleteReplicaSet(name: String)
+    /// Set (or, with nil, remove) annotations on a ReplicaSet (a blue-green scale-down deadline).
+    case annotateReplicaSet(name: String, annotations: [String: String?])
     /// Recreate a pod (spec.restartAt): its ReplicaSet makes a new one.
     case deletePod(name: String)
     /// Set (or, with nil, remove) role labels and annotations on a ReplicaSet's

@@ -31,13 +31,29 @@ public enum Validation {
             out.append("spec.strategy: one of canary or blueGreen is required")
             return out
         }
-        if strategy.blueGreen != nil {
-            out.append("spec.strategy.blueGreen: not supported yet")
+        if strategy.canary != nil, strategy.blueGreen != nil {
+            out.append("spec.strategy: set one of canary or blueGreen, not both")
+            return out
         }
+        var analyses: [(String, RolloutAnalysis?)] = []
         if let canary = strategy.canary {
             out += problems(canary, replicas: spec.effectiveReplicas, services: services)
-            if let templates { out += analysisProblems(canary, rollout: rollout, templates: templates) }
+            out += serviceProblems([("spec.strategy.canary.canaryService", canary.canaryService), ("spec.strategy.canary.stableService", canary.stableService)],
+                                   labels: labels, services: services)
+            analyses = [("spec.strategy.canary.analysis", canary.analysis)]
+                + (canary.steps ?? []).enumerated().map { ("spec.strategy.canary.steps[\($0.offset)].analysis", $0.element.analysis) }
         }
+        if let bg = strategy.blueGreen {
+            out += problems(bg, replicas: spec.effectiveReplicas)
+            out += serviceProblems([("spec.strategy.blueGreen.activeService", bg.activeService), ("spec.strategy.blueGreen.previewService", bg.previewService)],
+                                   labels: labels, services: services)
+            analyses = [("spec.strategy.blueGreen.prePromotionAnalysis", bg.prePromotionAnalysis),
+                        ("spec.strategy.blueGreen.postPromotionAnalysis", bg.postPromotionAnalysis)]
+        }
+        if let window = spec.rollbackWindow?.revisions, window < 0 {
+            out.append("spec.rollbackWindow.revisions: \(window) is negative")
+        }
+        if let templates { out += analysisProblems(analyses, rollout: rollout, templates: templates) }
         return out
     }
 
@@ -62,11 +78,6 @@ public enum Validation {
         }
         if let c = canary.canaryService, let s = canary.stableService, c == s {
             out.append("\(at).stableService: must differ from canaryService (\"\(c)\")")
-        }
-        if let services {
-            for (field, name) in [("canaryService", canary.canaryService), ("stableService", canary.stableService)] {
-                if let name, services[name] == nil { out.append("\(at).\(field): Service \"\(name)\" not found") }
-            }
         }
         for (i, step) in (canary.steps ?? []).enumerated() {
             let sat = "\(at).steps[\(i)]"
@@ -98,12 +109,43 @@ public enum Validation {
         return out
     }
 
-    /// Each analysis the canary references must build into a run: its
+    static func problems(_ bg: BlueGreenStrategy, replicas: Int) -> [String] {
+        var out: [String] = []
+        let at = "spec.strategy.blueGreen"
+        if bg.activeService?.isEmpty ?? true { out.append("\(at).activeService: required") }
+        if let a = bg.activeService, let p = bg.previewService, a == p {
+            out.append("\(at).previewService: must differ from activeService (\"\(a)\")")
+        }
+        if let n = bg.previewReplicaCount, n < 0 { out.append("\(at).previewReplicaCount: \(n) is negative") }
+        for (field, value) in [("autoPromotionSeconds", bg.autoPromotionSeconds), ("scaleDownDelaySeconds", bg.scaleDownDelaySeconds),
+                               ("scaleDownDelayRevisionLimit", bg.scaleDownDelayRevisionLimit),
+                               ("abortScaleDownDelaySeconds", bg.abortScaleDownDelaySeconds)] {
+            if let value, value < 0 { out.append("\(at).\(field): \(value) is negative") }
+        }
+        return out
+    }
+
+    /// Each named Service must exist, and its selector (our hash label aside)
+    /// must select the template's pods, or switching it would serve nothing.
+    static func serviceProblems(_ fields: [(String, String?)], labels: [String: String], services: [String: Service]?) -> [String] {
+        guard let services else { return [] }
+        var out: [String] = []
+        for case let (field, name?) in fields {
+            guard let service = services[name] else {
+                out.append("\(field): Service \"\(name)\" not found")
+                continue
+            }
+            let selector = (service.spec?.selector ?? [:]).filter { $0.key != podTemplateHashLabel }
+            if let clash = selector.sorted(by: { $0.key < $1.key }).first(where: { labels[$0.key] != $0.value }) {
+                out.append("\(field): Service \"\(name)\" selects \(clash.key)=\(clash.value), which spec.template.metadata.labels does not match")
+            }
+        }
+        return out
+    }
+
+    /// Each analysis the Rollout references must build into a run: its
     /// templates exist, their conditions parse, every argument has a value.
-    static func analysisProblems(_ canary: CanaryStrategy, rollout: Rollout, templates: TemplateCatalog) -> [String] {
-        let at = "spec.strategy.canary"
-        let uses = [(at + ".analysis", canary.analysis)]
-            + (canary.steps ?? []).enumerated().map { ("\(at).steps[\($0.offset)].analysis", $0.element.analysis) }
+    static func analysisProblems(_ uses: [(String, RolloutAnalysis?)], rollout: Rollout, templates: TemplateCatalog) -> [String] {
         var out: [String] = []
         for case let (field, analysis?) in uses {
             do {

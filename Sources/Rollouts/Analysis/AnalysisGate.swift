@@ -1,0 +1,176 @@
+import Analysis
+import AviaryAPI
+import Kube
+
+/// How any strategy waits on an AnalysisRun: find or start the run, copy its
+/// verdict into the status, and turn it into a gate. The runs are owned by
+/// the Rollout, named `<rollout>-<hash>-<step>`; a Failed or Error run aborts
+/// the update, an Inconclusive one pauses it until a promote.
+extension Context {
+    enum Gate: Equatable {
+        case passed, waiting, failed, paused
+    }
+
+    /// The gate an analysis makes: passed once its run succeeds (or a user
+    /// promoted past an Inconclusive one), failed (and `status.abort` set) when
+    /// it fails or errs, paused while Inconclusive, else waiting.
+    mutating func analysisGate(_ analysis: RolloutAnalysis, step: String, hash: String,
+                               field: WritableKeyPath<RolloutStatus, RolloutAnalysisRunStatus?>) -> Gate {
+        let before = status[keyPath: field]
+        guard let run = ensureRun(analysis, step: step, hash: hash, recorded: before) else { return .waiting }
+        // An Inconclusive run that a user promoted past stays accepted.
+        if before?.name == run.metadata.name, before?.status == .Successful, run.phase == .Inconclusive { return .passed }
+        record(run, as: field)
+        switch run.phase {
+        case .Successful:
+            return .passed
+        case .Failed, .Error:
+            status.abort = true
+            return .failed
+        case .Inconclusive:
+            if inconclusivePauseIsOver() {
+                status[keyPath: field]?.status = .Successful
+                status[keyPath: field]?.message = "Inconclusive; promoted"
+                return .passed
+            }
+            if before?.status != .Inconclusive { pauseForInconclusive(run) }
+            return .paused
+        case .Running, .Pending:
+            return .waiting
+        }
+    }
+
+    /// The run this analysis uses: the recorded one, else a running one of
+    /// this hash and step (ours, from a reconcile whose status write was
+    /// lost), else a new one under the first free name. nil until it exists.
+    mutating func ensureRun(_ analysis: RolloutAnalysis, step: String, hash: String, recorded: RolloutAnalysisRunStatus?) -> AnalysisRun? {
+        let runs = view.analysisRuns
+        if let recorded, let run = runs.first(where: { $0.metadata.name == recorded.name }) { return run }
+        if let run = runs.first(where: {
+            $0.metadata.labels?[podTemplateHashLabel] == hash && $0.metadata.labels?[analysisStepLabel] == step
+                && !$0.phase.isTerminal && $0.spec.terminate != true
+        }) { return run }
+        let spec: AnalysisSpec
+        do {
+            spec = try AnalysisRunBuilder.spec(analysis, rollout: rollout, catalog: view.templates,
+                                               hashes: .init(stable: old.stableRS, latest: hash))
+        } catch {
+            // Validation reports it as InvalidSpec; nothing starts.
+            return nil
+        }
+        let base = "\(name)-\(hash)-\(step)"
+        let taken = Set(runs.compactMap(\.metadata.name))
+        var runName = base
+        var attempt = 0
+        while taken.contains(runName) {
+            attempt += 1
+            runName = "\(base).\(attempt)"
+        }
+        let run = AnalysisRunBuilder.run(name: runName, spec: spec, rollout: rollout, hash: hash, step: step)
+        plan.actions.append(.createAnalysisRun(run))
+        plan.event("AnalysisRunRunning", "Started analysis run \(runName) (\(step == "background" ? "background" : "step \((Int(step) ?? 0) + 1)"))")
+        return run
+    }
+
+    /// Copies what the run says into the Rollout's status, with an event when it ends.
+    mutating func record(_ run: AnalysisRun, as field: WritableKeyPath<RolloutStatus, RolloutAnalysisRunStatus?>) {
+        let name = run.metadata.name ?? ""
+        let now = RolloutAnalysisRunStatus(name: name, status: run.phase, message: run.status?.message)
+        let before = status[keyPath: field]
+        status[keyPath: field] = now
+        guard run.phase.isTerminal, before?.name != name || before?.status != run.phase else { return }
+        let detail = run.status?.message.map { ": \($0)" } ?? ""
+        switch run.phase {
+        case .Successful: plan.event("AnalysisRunSuccessful", "Analysis run \(name) succeeded\(detail)")
+        case .Inconclusive: plan.event("AnalysisRunInconclusive", "Analysis run \(name) was inconclusive\(detail)", warning: true)
+        default: plan.event("AnalysisRun\(run.phase.rawValue)", "Analysis run \(name) \(run.phase == .Error ? "errored" : "failed")\(detail)", warning: true)
+        }
+    }
+
+    /// True once a user has promoted past the Inconclusive pause we set.
+    mutating func inconclusivePauseIsOver() -> Bool {
+        if status.pauseConditions?.contains(where: { $0.reason == .InconclusiveAnalysisRun }) == true { return false }
+        guard status.controllerPause == true else { return false }
+        status.controllerPause = nil
+        plan.event("RolloutResumed", "Rollout resumed past an inconclusive analysis")
+        return true
+    }
+
+    mutating func pauseForInconclusive(_ run: AnalysisRun) {
+        guard status.pauseConditions?.contains(where: { $0.reason == .InconclusiveAnalysisRun }) != true else { return }
+        status.pauseConditions = (status.pauseConditions ?? []) + [PauseCondition(reason: .InconclusiveAnalysisRun, startTime: now)]
+        status.controllerPause = true
+        plan.event("RolloutPaused", "Rollout paused: analysis run \(run.metadata.name ?? "") was inconclusive; promote to go on, abort to roll back")
+    }
+
+    /// Runs that no longer serve (a finished step, an abort, a promotion, an
+    /// old template) are terminated; finished ones are pruned to the history limits.
+    mutating func settleAnalysisRuns(current: [String]) {
+        var successful = 0, unsuccessful = 0
+        let history = rollout.spec.analysis
+        let keepGood = history?.successfulRunHistoryLimit ?? AnalysisRunHistory.defaultLimit
+        let keepBad = history?.unsuccessfulRunHistoryLimit ?? AnalysisRunHistory.defaultLimit
+        let newestFirst = view.analysisRuns.sorted {
+            ($0.metadata.creationTimestamp ?? now, $0.metadata.name ?? "") > ($1.metadata.creationTimestamp ?? now, $1.metadata.name ?? "")
+        }
+        for run in newestFirst {
+            let runName = run.metadata.name ?? ""
+            if current.contains(runName) { continue }
+            guard run.phase.isTerminal else {
+                if run.spec.terminate != true { plan.actions.append(.terminateAnalysisRun(name: runName)) }
+                continue
+            }
+            if run.phase == .Successful {
+                successful += 1
+                if successful > keepGood { plan.actions.append(.deleteAnalysisRun(name: runName)) }
+            } else {
+                unsuccessful += 1
+                if unsuccessful > keepBad { plan.actions.append(.deleteAnalysisRun(name: runName)) }
+            }
+        }
+    }
+
+    /// "Rollout aborted update to revision 3: analysis run web-6f7-2 Failed: success-rate: 0.82 did not satisfy …"
+    func abortMessage(revision: Int) -> String {
+        let base = "Rollout aborted update to revision \(revision)"
+        let runs = [status.canaryStepRun, status.canaryBackgroundRun, status.blueGreenPreRun, status.blueGreenPostRun].compactMap { $0 }
+        guard let cause = runs.first(where: { $0.status == .Failed || $0.status == .Error }) else { return base }
+        return "\(base): analysis run \(cause.name) \(cause.status.rawValue): \(cause.message ?? "")"
+    }
+
+}
+
+/// The runs a Rollout waits on, as writable paths into its status.
+extension RolloutStatus {
+    var canaryStepRun: RolloutAnalysisRunStatus? {
+        get { canary?.currentStepAnalysisRunStatus }
+        set {
+            if canary == nil { canary = CanaryStatus(weights: nil) }
+            canary?.currentStepAnalysisRunStatus = newValue
+        }
+    }
+
+    var canaryBackgroundRun: RolloutAnalysisRunStatus? {
+        get { canary?.currentBackgroundAnalysisRunStatus }
+        set {
+            if canary == nil { canary = CanaryStatus(weights: nil) }
+            canary?.currentBackgroundAnalysisRunStatus = newValue
+        }
+    }
+
+    var blueGreenPreRun: RolloutAnalysisRunStatus? {
+        get { blueGreen?.prePromotionAnalysisRunStatus }
+        set {
+            if blueGreen == nil { blueGreen = BlueGreenStatus() }
+            blueGreen?.prePromotionAnalysisRunStatus = newValue
+        }
+    }
+
+    var blueGreenPostRun: RolloutAnalysisRunStatus? {
+        get { blueGreen?.postPromotionAnalysisRunStatus }
+        set {
+            if blueGreen == nil { blueGreen = BlueGreenStatus() }
+            blueGreen?.postPromotionAnalysisRunStatus = newValue
+        }
+    }
+}

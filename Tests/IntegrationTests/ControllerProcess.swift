@@ -99,15 +99,18 @@ actor ZeroDowntimeSampler {
     let namespace: String
     let minAvailable: Int
     let services: [String]
+    /// Services that must always select a ReplicaSet with at least minAvailable available pods (blue-green's active).
+    let fullServices: [String]
     private(set) var violations: [String] = []
     private(set) var samples = 0
     private var task: Task<Void, Never>?
 
-    init(client: KubeClient, namespace: String, minAvailable: Int, services: [String]) {
+    init(client: KubeClient, namespace: String, minAvailable: Int, services: [String], fullServices: [String] = []) {
         self.client = client
         self.namespace = namespace
         self.minAvailable = minAvailable
         self.services = services
+        self.fullServices = fullServices
     }
 
     func start() {
@@ -137,6 +140,9 @@ actor ZeroDowntimeSampler {
         for (name, hash) in after where before[name] == hash {
             let target = list.items.first { $0.podTemplateHash == hash }
             if (target?.availableReplicas ?? 0) == 0 { violations.append("service \(name) selects \(hash), which has no available pods") }
+            if fullServices.contains(name), (target?.availableReplicas ?? 0) < minAvailable {
+                violations.append("service \(name) selects \(hash), which has only \(target?.availableReplicas ?? 0) of \(minAvailable) pods available")
+            }
         }
     }
 

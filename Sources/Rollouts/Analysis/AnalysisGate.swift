@@ -68,7 +68,8 @@ extension Context {
         }
         let run = AnalysisRunBuilder.run(name: runName, spec: spec, rollout: rollout, hash: hash, step: step)
         plan.actions.append(.createAnalysisRun(run))
-        plan.event("AnalysisRunRunning", "Started analysis run \(runName) (\(step == "background" ? "background" : "step \((Int(step) ?? 0) + 1)"))")
+        let what = Int(step).map { "step \($0 + 1)" } ?? ["pre": "pre-promotion", "post": "post-promotion"][step] ?? step
+        plan.event("AnalysisRunRunning", "Started analysis run \(runName) (\(what))")
         return run
     }
 

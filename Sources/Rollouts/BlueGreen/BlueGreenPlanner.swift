@@ -303,12 +303,15 @@ extension Context {
     /// without), and records the selector in the status.
     mutating func switchService(_ name: String?, to rs: ReplicaSet) {
         guard let name, let service = view.services[name], let hash = rs.podTemplateHash else { return }
-        let current = service.spec?.selector?[podTemplateHashLabel]
+        let planned = plan.actions.firstIndex { if case .switchService(name, _) = $0 { return true } else { return false } }
+        let current: String? = planned.map { i in
+            if case .switchService(_, let h) = plan.actions[i] { return h } else { return nil }
+        } ?? service.spec?.selector?[podTemplateHashLabel]
         var serving = current
         if current != hash, available(rs) > 0 {
-            if let i = plan.actions.firstIndex(where: { if case .switchService(name, _) = $0 { return true } else { return false } }) {
-                plan.actions[i] = .switchService(name: name, podTemplateHash: hash)
-            } else {
+            // A later decision in the same plan (e.g. switch back after a failed analysis) replaces the earlier one.
+            if let planned { plan.actions.remove(at: planned) }
+            if service.spec?.selector?[podTemplateHashLabel] != hash {
                 plan.actions.insert(.switchService(name: name, podTemplateHash: hash), at: firstScaleDownIndex())
             }
             plan.event("SwitchService", "Switched selector for service \(name) to pod template hash \(hash)")

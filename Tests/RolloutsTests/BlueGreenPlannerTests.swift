@@ -107,6 +107,38 @@ import Testing
         #expect(!w.events.contains("RolloutPromoted"))
     }
 
+    /// Abort in each stage: active ends on stable at once, preview too.
+    @Test(arguments: [BlueGreenStage.Preview, .Promoting, .PostPromotion])
+    func abortInEachStageRestoresActiveToStable(stage: BlueGreenStage) {
+        var w = deployed { $0.autoPromotionEnabled = false; $0.previewReplicaCount = 2; $0.postPromotionAnalysis = Self.analysis }
+        w.setImage("web:2")
+        w.settle()
+        if stage != .Preview {
+            w.rollout.status?.pauseConditions = nil
+            w.reconcile()
+            if stage == .PostPromotion { w.settle() }
+        }
+        #expect(w.status.blueGreen?.stage == stage)
+        w.rollout.status?.abort = true
+        w.reconcile()
+        #expect(w.selector("web-active") == w.hash("web:1"), "active back on stable in the same reconcile")
+        #expect(w.selector("web-preview") == w.hash("web:1"))
+        #expect(w.status.phase == .Degraded)
+        #expect(w.status.stableRS == w.hash("web:1"))
+        #expect(w.analysisRuns.values.allSatisfy { $0.spec.terminate == true || $0.phase.isTerminal }, "running analysis is terminated")
+    }
+
+    @Test func scaleDownDelayRevisionLimitBoundsTheOldVersionsKeptRunning() {
+        var w = deployed { $0.scaleDownDelaySeconds = 60; $0.scaleDownDelayRevisionLimit = 1 }
+        w.setImage("web:2")
+        w.settle()
+        w.setImage("web:3")
+        w.settle()
+        #expect(w.status.stableRS == w.hash("web:3"))
+        #expect(w.size("web:2") == 4, "the newest old version waits out its delay")
+        #expect(w.size("web:1") == 0, "older ones beyond the limit go at once")
+    }
+
     @Test func aFailedPrePromotionAnalysisAbortsWithoutSwitching() throws {
         var w = deployed { $0.prePromotionAnalysis = Self.analysis }
         w.setImage("web:2")

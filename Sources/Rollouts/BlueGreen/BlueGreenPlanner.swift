@@ -115,7 +115,12 @@ extension Context {
         setSize(stable, replicas)
         drainOld(except: [hash, stableHash])
         status.removeCondition(.Completed)
-        applyRoleMetadata(stable: stable, canary: preview, stableMetadata: bg.activeMetadata, canaryMetadata: bg.previewMetadata)
+        if stage == .PostPromotion {
+            // After the cutover the new pods are the active ones.
+            applyRoleMetadata(stable: preview, canary: nil, stableMetadata: bg.activeMetadata, canaryMetadata: bg.previewMetadata)
+        } else {
+            applyRoleMetadata(stable: stable, canary: preview, stableMetadata: bg.activeMetadata, canaryMetadata: bg.previewMetadata)
+        }
         restartPods(of: stable)
         pruneHistory(keeping: [hash, stableHash])
 

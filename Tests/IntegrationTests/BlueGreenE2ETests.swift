@@ -8,13 +8,7 @@ import Testing
 /// checks throughout that the active Service always selects a ReplicaSet with
 /// every pod available.
 @Suite struct BlueGreenE2ETests {
-    struct Setup {
-        let client: KubeClient
-        let ns: String
-        let probe: RolloutProbe
-        let controller: ControllerProcess
-        let sampler: ZeroDowntimeSampler
-    }
+    typealias Setup = E2ESetup
 
     /// The example, deployed and Healthy at 1.0; `edit` changes its blueGreen strategy and spec.
     func start(_ prefix: String, edit: (JSONValue) -> JSONValue = { $0 }) async throws -> Setup {
@@ -45,13 +39,7 @@ import Testing
         return Setup(client: client, ns: ns, probe: probe, controller: controller, sampler: sampler)
     }
 
-    func finish(_ s: Setup) async {
-        let (violations, samples) = await s.sampler.stop()
-        #expect(violations.isEmpty, "the active Service selected a ReplicaSet without every pod available: \(violations.prefix(5))")
-        #expect(samples > 10)
-        s.controller.kill()
-        await TestCluster.deleteNamespace(s.ns, client: s.client)
-    }
+    func finish(_ s: Setup) async { await s.finish() }
 
     func selector(_ s: Setup, _ service: String) async throws -> String? {
         let svc: Service = try await s.client.get(.services, service, namespace: s.ns)

@@ -6,13 +6,7 @@ import Testing
 /// The canary strategy end to end: the real `aviary controller`, the real API
 /// server and controller-manager, pods made Ready by the simulator.
 @Suite struct CanaryE2ETests {
-    struct Setup {
-        let client: KubeClient
-        let ns: String
-        let probe: RolloutProbe
-        var controller: ControllerProcess
-        let sampler: ZeroDowntimeSampler
-    }
+    typealias Setup = E2ESetup
 
     /// A namespace with the example canary (tuned for tests), deployed and Healthy at web:1.0.
     func start(_ prefix: String, edit: (inout [String: JSONValue]) -> Void = { _ in }) async throws -> Setup {
@@ -37,13 +31,7 @@ import Testing
         return Setup(client: client, ns: ns, probe: probe, controller: controller, sampler: sampler)
     }
 
-    func finish(_ s: Setup) async {
-        let (violations, samples) = await s.sampler.stop()
-        #expect(violations.isEmpty, "zero-downtime invariant broken: \(violations.prefix(5))")
-        #expect(samples > 10)
-        s.controller.kill()
-        await TestCluster.deleteNamespace(s.ns, client: s.client)
-    }
+    func finish(_ s: Setup) async { await s.finish() }
 
     func sizes(_ p: RolloutProbe) async throws -> (canary: Int, stable: Int) {
         let s = try await p.sizes()

@@ -36,6 +36,24 @@ final class ControllerProcess: @unchecked Sendable {
     deinit { kill() }
 }
 
+/// One end-to-end test's world: its namespace, controller and sampler.
+struct E2ESetup {
+    let client: KubeClient
+    let ns: String
+    let probe: RolloutProbe
+    var controller: ControllerProcess
+    let sampler: ZeroDowntimeSampler
+
+    /// Judges what the sampler saw, then stops the controller and removes the namespace.
+    func finish() async {
+        let (violations, samples) = await sampler.stop()
+        #expect(violations.isEmpty, "zero-downtime invariant broken: \(violations.prefix(5))")
+        #expect(samples > 10)
+        controller.kill()
+        await TestCluster.deleteNamespace(ns, client: client)
+    }
+}
+
 /// Reads a Rollout and its ReplicaSets the way a user would check them.
 struct RolloutProbe {
     let client: KubeClient

@@ -25,14 +25,7 @@ extension Context {
     /// drained once their scale-down delay is over.
     mutating func settleBlueGreen(stable: ReplicaSet) {
         let hash = stable.podTemplateHash!
-        if old.currentPodHash != nil, old.currentPodHash != hash, old.stableRS == hash {
-            plan.event("RolloutUpdated", "Rolled back to the stable template (revision \(stable.revision ?? 0)) without analysis")
-        }
-        status.abort = nil
-        status.abortedAt = nil
-        status.promoteFull = nil
-        status.pauseConditions = nil
-        status.controllerPause = nil
+        settled(stable, without: "analysis")
         status.currentStepIndex = nil
         status.blueGreen = status.blueGreen ?? BlueGreenStatus()
         status.blueGreen?.stage = nil
@@ -273,14 +266,7 @@ extension Context {
     /// Active back on stable at once (the instant rollback); preview too; the
     /// new ReplicaSet goes after abortScaleDownDelaySeconds.
     mutating func abortBlueGreen(stable: ReplicaSet, preview: ReplicaSet?) {
-        let abortedAt = old.abortedAt ?? now
-        if old.abortedAt == nil {
-            plan.event("RolloutAborted", abortMessage(revision: preview?.revision ?? 0), warning: true)
-        }
-        status.abortedAt = abortedAt
-        status.pauseConditions = nil
-        status.controllerPause = nil
-        status.promoteFull = nil
+        let abortedAt = beginAbort(revision: preview?.revision ?? 0)
         setSize(stable, replicas)
         switchService(activeService, to: stable)
         switchService(previewService, to: stable)
@@ -294,12 +280,7 @@ extension Context {
             }
         }
         drainOld(except: [stable.podTemplateHash ?? "", preview?.podTemplateHash ?? ""])
-        settleAnalysisRuns(current: [])
-        status.removeCondition(.Paused)
-        status.removeCondition(.Completed)
-        let message = "RolloutAborted: \(abortMessage(revision: preview?.revision ?? 0))"
-        status.setCondition(.Progressing, false, reason: "RolloutAborted", message: message, now: now)
-        setPhase(.Degraded, message)
+        endAbort(revision: preview?.revision ?? 0)
     }
 
     // MARK: services and old ReplicaSets

@@ -8,15 +8,7 @@ import Kube
 extension Context {
     mutating func settle(stable: ReplicaSet, stepsHash: String) {
         let hash = stable.podTemplateHash!
-        if old.currentPodHash != nil, old.currentPodHash != hash, old.stableRS == hash {
-            plan.event("RolloutUpdated", "Rolled back to the stable template (revision \(stable.revision ?? 0)) without steps")
-        }
-        // A settled rollout has nothing left to abort, pause or promote.
-        status.abort = nil
-        status.abortedAt = nil
-        status.promoteFull = nil
-        status.pauseConditions = nil
-        status.controllerPause = nil
+        settled(stable, without: "steps")
         status.currentStepIndex = steps.count
         status.currentStepHash = stepsHash
         setWeights(canary: 0, hash, stable: 100, hash)
@@ -243,17 +235,8 @@ extension Context {
     // MARK: abort
 
     mutating func abort(stable: ReplicaSet, canary: ReplicaSet?) {
-        let abortedAt = old.abortedAt ?? now
-        if old.abortedAt == nil {
-            plan.event("RolloutAborted", abortMessage(revision: canary?.revision ?? 0), warning: true)
-        }
-        status.abortedAt = abortedAt
-        status.pauseConditions = nil
-        status.controllerPause = nil
-        status.promoteFull = nil
-        let stableHash = stable.podTemplateHash!
-        setWeights(canary: 0, canary?.podTemplateHash, stable: 100, stableHash)
-        settleAnalysisRuns(current: [])
+        let abortedAt = beginAbort(revision: canary?.revision ?? 0)
+        setWeights(canary: 0, canary?.podTemplateHash, stable: 100, stable.podTemplateHash)
         // Stable returns to full size at once; the canary waits out the abort delay.
         let delay = strategy.abortScaleDownDelaySeconds ?? CanaryStrategy.defaultAbortScaleDownDelaySeconds
         let canaryDeadline = abortedAt.secondsSinceEpoch + Int64(delay)
@@ -263,11 +246,7 @@ extension Context {
         // surge back to full size; canary and older pods leave only as availability allows.
         scale(canary: canary, stable: stable, target: ReplicaSplit(canary: keepCanary ? (canary?.desiredReplicas ?? 0) : 0, stable: replicas))
         route(stableService: [stable, canary].compactMap { $0 }, canaryService: [stable, canary].compactMap { $0 })
-        status.removeCondition(.Paused)
-        status.removeCondition(.Completed)
-        let message = "RolloutAborted: \(abortMessage(revision: canary?.revision ?? 0))"
-        status.setCondition(.Progressing, false, reason: "RolloutAborted", message: message, now: now)
-        setPhase(.Degraded, message)
+        endAbort(revision: canary?.revision ?? 0)
     }
 
     // MARK: scaling and routing

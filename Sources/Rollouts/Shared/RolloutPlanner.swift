@@ -121,6 +121,43 @@ struct Context {
         settle(stable: rs!, stepsHash: stepsHash)
     }
 
+    /// A settled rollout has nothing left to abort, pause or promote. Landing
+    /// here from an update (the template reverted to stable's) is a rollback.
+    mutating func settled(_ stable: ReplicaSet, without skipped: String) {
+        let hash = stable.podTemplateHash
+        if old.currentPodHash != nil, old.currentPodHash != hash, old.stableRS == hash {
+            plan.event("RolloutUpdated", "Rolled back to the stable template (revision \(stable.revision ?? 0)) without \(skipped)")
+        }
+        status.abort = nil
+        status.abortedAt = nil
+        status.promoteFull = nil
+        status.pauseConditions = nil
+        status.controllerPause = nil
+    }
+
+    /// The start of an abort in any strategy: when it began, its event once, no pause left.
+    mutating func beginAbort(revision: Int) -> KubeTime {
+        let abortedAt = old.abortedAt ?? now
+        if old.abortedAt == nil {
+            plan.event("RolloutAborted", abortMessage(revision: revision), warning: true)
+        }
+        status.abortedAt = abortedAt
+        status.pauseConditions = nil
+        status.controllerPause = nil
+        status.promoteFull = nil
+        settleAnalysisRuns(current: [])
+        return abortedAt
+    }
+
+    /// An aborted rollout is Degraded, and its message says why (which analysis, if one did it).
+    mutating func endAbort(revision: Int) {
+        status.removeCondition(.Paused)
+        status.removeCondition(.Completed)
+        let message = "RolloutAborted: \(abortMessage(revision: revision))"
+        status.setCondition(.Progressing, false, reason: "RolloutAborted", message: message, now: now)
+        setPhase(.Degraded, message)
+    }
+
     // MARK: role metadata
 
     /// canaryMetadata and stableMetadata: the canary's pods carry the first, the

@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // libcurl (Debian's OpenSSL flavour) plus a header of inline shims for its variadic calls.
@@ -40,7 +43,23 @@ let package = Package(
         // The controller runtime: informer caches, work queue, workers, and the executor that applies plans.
         .target(
             name: "Controller",
-            dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Rollouts", "Analysis", "AviaryAPI", "Kube",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Running as a service: leader election, health and metrics endpoints, JSON logs, graceful shutdown.
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "Controller", "Kube",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ]
         ),
         // Analysis: the condition language, the judgement rules and the run's schedule (pure), and the providers.
         .target(name: "Analysis", dependencies: ["AviaryAPI", "Kube", .product(name: "DequeModule", package: "swift-collections")]),
@@ -59,7 +78,10 @@ let package = Package(
             name: "Aviary",
             dependencies: [
                 "Kube",
+                "AviaryAPI",
                 "Controller",
+                "Runtime",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -74,7 +96,7 @@ let package = Package(
         ),
         .testTarget(name: "KubeTests", dependencies: ["Kube"]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube"]),
-        .testTarget(name: "ControllerTests", dependencies: ["Controller"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AviaryAPI", "Kube"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis"]),
     ],

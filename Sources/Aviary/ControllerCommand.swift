@@ -1,47 +1,128 @@
 import ArgumentParser
+import AviaryAPI
 import Controller
 import Foundation
 import Kube
 import Logging
+import Metrics
+import Prometheus
+import Runtime
+import ServiceLifecycle
 
-/// `aviary controller`: runs the Rollout controller against a cluster.
+/// `aviary controller`: runs the Rollout controller and the AnalysisRun runner
+/// as a service: leader election, /healthz and /readyz, /metrics, JSON logs,
+/// graceful shutdown on SIGTERM. Every flag has an environment twin
+/// (`--workers` ↔ `AVIARY_WORKERS`), for a Deployment's `env`.
 struct ControllerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controller",
         abstract: "Run the Rollout controller.")
 
+    static let env = ProcessInfo.processInfo.environment
+
     @OptionGroup var cluster: ClusterOptions
 
-    @Option(help: "Watch and manage Rollouts in this namespace only (default: all namespaces).")
-    var namespace: String?
+    @Option(help: "Watch and manage Rollouts in this namespace only (default: all namespaces). Env: AVIARY_NAMESPACE.")
+    var namespace = env["AVIARY_NAMESPACE"] ?? ""
 
-    @Option(help: "Rollouts reconciled at once.")
-    var workers = 10
+    @Option(help: "Handle only Rollouts labelled aviary.dev/instance-id=ID (default: only unlabelled ones). Env: AVIARY_INSTANCE_ID.")
+    var instanceId = env["AVIARY_INSTANCE_ID"] ?? ""
 
-    @Option(help: "AnalysisRuns reconciled at once (apart from Rollouts).")
-    var analysisWorkers = 10
+    @Option(help: "Rollouts reconciled at once. Env: AVIARY_WORKERS.")
+    var workers = Int(env["AVIARY_WORKERS"] ?? "") ?? 10
 
-    @Option(help: "Measurements in flight at once, across all AnalysisRuns (the bulkhead).")
-    var measurementLimit = 30
+    @Option(help: "AnalysisRuns reconciled at once (apart from Rollouts). Env: AVIARY_ANALYSIS_WORKERS.")
+    var analysisWorkers = Int(env["AVIARY_ANALYSIS_WORKERS"] ?? "") ?? 10
 
-    @Option(help: "Requests per second to the API server (a token bucket).")
-    var qps: Double = 40
+    @Option(help: "Measurements in flight at once, across all AnalysisRuns (the bulkhead). Env: AVIARY_MEASUREMENT_LIMIT.")
+    var measurementLimit = Int(env["AVIARY_MEASUREMENT_LIMIT"] ?? "") ?? 30
 
-    @Option(help: "Requests allowed in a burst above --qps.")
-    var burst = 80
+    @Option(help: "Requests per second to the API server (a token bucket). Env: AVIARY_QPS.")
+    var qps = Double(env["AVIARY_QPS"] ?? "") ?? 40
+
+    @Option(help: "Requests allowed in a burst above --qps. Env: AVIARY_BURST.")
+    var burst = Int(env["AVIARY_BURST"] ?? "") ?? 80
+
+    @Option(help: "Look at every Rollout again this often, e.g. 15m; 0 turns it off. Env: AVIARY_RESYNC.")
+    var resync = env["AVIARY_RESYNC"] ?? "15m"
+
+    @Option(help: "Elect a leader through a Lease; only the leader reconciles (true|false). Env: AVIARY_LEADER_ELECT.")
+    var leaderElect = (env["AVIARY_LEADER_ELECT"] ?? "true") != "false"
+
+    @Option(help: "Namespace of the leader Lease (default: --namespace, $POD_NAMESPACE, the pod's namespace, or default). Env: AVIARY_LEADER_ELECTION_NAMESPACE.")
+    var leaderElectionNamespace = env["AVIARY_LEADER_ELECTION_NAMESPACE"] ?? ""
+
+    /// Unset options are empty strings (so their environment twins can be their defaults).
+    static func set(_ value: String) -> String? { value.isEmpty ? nil : value }
+
+    @Option(help: "Serve /metrics here, e.g. :8090 or 127.0.0.1:8090; port 0 picks a free one. Env: AVIARY_METRICS_ADDR.")
+    var metricsAddr = env["AVIARY_METRICS_ADDR"] ?? ":8090"
+
+    @Option(help: "Serve /healthz and /readyz here. Env: AVIARY_HEALTH_ADDR.")
+    var healthAddr = env["AVIARY_HEALTH_ADDR"] ?? ":8080"
+
+    @Option(help: "json (one object per line) or text. Env: AVIARY_LOG_FORMAT.")
+    var logFormat = env["AVIARY_LOG_FORMAT"] ?? "json"
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. Env: AVIARY_LOG_LEVEL.")
+    var logLevel = env["AVIARY_LOG_LEVEL"] ?? "info"
+
+    func validate() throws {
+        guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format: \"\(logFormat)\" is not json or text") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: \"\(logLevel)\" is not a level") }
+        do { _ = try DurationText.seconds(resync) } catch { throw ValidationError("--resync: \(error)") }
+        for (flag, value) in [("--metrics-addr", metricsAddr), ("--health-addr", healthAddr)] {
+            do { _ = try Endpoint.Address(parsing: value) } catch { throw ValidationError("\(flag): \(error)") }
+        }
+    }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         let logger = Logger(label: "aviary.controller")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
         let client: KubeClient
         do {
-            client = try cluster.client(qps: qps, burst: burst)
+            client = KubeClient(access: try ClusterAccess.load(kubeconfig: cluster.kubeconfig, context: cluster.context), qps: qps, burst: burst,
+                                observer: { verb, code in RolloutController.recordAPIRequest(verb: verb, code: code) })
         } catch {
             FileHandle.standardError.write(Data("aviary controller: \(error)\n".utf8))
             throw ExitCode.failure
         }
+        let namespace = Self.set(namespace), instanceId = Self.set(instanceId)
         logger.info("aviary \(AviaryVersion.current) managing Rollouts on \(client.access.server)\(namespace.map { " in namespace \($0)" } ?? "")")
-        let controller = RolloutController(client: client, options: .init(namespace: namespace, workers: workers, analysisWorkers: analysisWorkers, measurementLimit: measurementLimit), logger: logger)
-        try await controller.run()
+        let controller = RolloutController(client: client, options: .init(
+            namespace: namespace, workers: workers, analysisWorkers: analysisWorkers, measurementLimit: measurementLimit,
+            instanceID: instanceId, resync: try DurationText.seconds(resync)), logger: logger)
+        let elector = leaderElect ? LeaderElector(client: client, config: .init(
+            namespace: leaseNamespace(namespace), name: instanceId.map { "aviary-controller-\($0)" } ?? "aviary-controller",
+            identity: "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())"), logger: logger) : nil
+
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: Endpoint.health(address: try .init(parsing: healthAddr), controller: controller, logger: logger)),
+                .init(service: Endpoint.metrics(address: try .init(parsing: metricsAddr), registry: registry, controller: controller, logger: logger)),
+                .init(service: ControllerService(controller: controller, elector: elector, logger: logger)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+
+    /// --leader-election-namespace, else --namespace, else $POD_NAMESPACE, else the pod's namespace file, else default.
+    func leaseNamespace(_ namespace: String?) -> String {
+        if let n = Self.set(leaderElectionNamespace) ?? namespace ?? Self.env["POD_NAMESPACE"] { return n }
+        let dir = Self.env["AVIARY_SERVICEACCOUNT_DIR"] ?? "/var/run/secrets/kubernetes.io/serviceaccount"
+        if let n = try? String(contentsOfFile: dir + "/namespace", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !n.isEmpty {
+            return n
+        }
+        return "default"
     }
 }

@@ -14,7 +14,7 @@ import Logging
 public final class AnalysisRunController: Sendable {
     let client: KubeClient
     let runs: Informer<AnalysisRun>
-    let queue = WorkQueue()
+    let queue = WorkQueue(name: "analysisruns")
     let measurer: Measurer
     let workers: Int
     let logger: Logger
@@ -50,7 +50,7 @@ public final class AnalysisRunController: Sendable {
     }
 
     func work() async {
-        await queue.work(logger: logger) { try await reconcile($0) }
+        await queue.work(logger: logger, timer: ControllerMetrics.analysisReconcile, errors: ControllerMetrics.analysisReconcileErrors) { try await reconcile($0) }
     }
 
     /// One pass over a run. Returns when to look again.
@@ -77,6 +77,7 @@ public final class AnalysisRunController: Sendable {
             let (work, next) = RunSchedule.due(plans, status: status, now: now)
             let taken = await measure(work, plans: plans, run: run, status: status, now: now)
             for (name, m) in taken {
+                if m.phase != .Running { ControllerMetrics.measurement(metric: name, phase: m.phase.rawValue) }
                 guard let plan = plans.first(where: { $0.name == name }) else { continue }
                 RunRecorder.record(m, of: plan, in: &status, retention: run.spec.retention(name))
             }

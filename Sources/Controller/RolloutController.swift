@@ -20,12 +20,25 @@ public final class RolloutController: Sendable {
         public var analysisWorkers: Int
         /// Measurements in flight at once (the bulkhead).
         public var measurementLimit: Int
-        public init(namespace: String? = nil, workers: Int = 10, analysisWorkers: Int = 10, measurementLimit: Int = 30) {
+        /// Shard: handle only Rollouts labelled `aviary.dev/instance-id=<id>`; without it, only unlabelled ones.
+        public var instanceID: String?
+        /// Look at every Rollout again this often (seconds; 0: never), whatever the watches say.
+        public var resync: Double
+        public init(namespace: String? = nil, workers: Int = 10, analysisWorkers: Int = 10, measurementLimit: Int = 30,
+                    instanceID: String? = nil, resync: Double = 0) {
             self.namespace = namespace
             self.workers = workers
             self.analysisWorkers = analysisWorkers
             self.measurementLimit = measurementLimit
+            self.instanceID = instanceID
+            self.resync = resync
         }
+    }
+
+    /// The label that shards Rollouts across controllers (`--instance-id`).
+    public static let instanceIDLabel = "aviary.dev/instance-id"
+    static func rolloutSelector(_ instanceID: String?) -> String {
+        instanceID.map { "\(instanceIDLabel)=\($0)" } ?? "!\(instanceIDLabel)"
     }
 
     let client: KubeClient
@@ -78,7 +91,8 @@ public final class RolloutController: Sendable {
         self.options = options
         self.logger = logger
         let ns = options.namespace
-        rollouts = Informer(Reflector(client: client, resource: Rollout.resource, namespace: ns), index: Self.rolloutKeys)
+        rollouts = Informer(Reflector(client: client, resource: Rollout.resource, namespace: ns, labelSelector: Self.rolloutSelector(options.instanceID)),
+                            index: Self.rolloutKeys)
         // Only ReplicaSets that carry our hash label: never the cluster's others.
         replicaSets = Informer(Reflector(client: client, resource: .replicaSets, namespace: ns, labelSelector: podTemplateHashLabel),
                                index: Self.owners)
@@ -94,8 +108,16 @@ public final class RolloutController: Sendable {
         executor = Executor(client: client, logger: logger)
     }
 
-    /// Runs until the task is cancelled: informers, then workers once caches are synced.
-    public func run() async throws {
+    /// True once every cache has been filled (what /readyz reports).
+    public var hasSynced: Bool {
+        rollouts.hasSynced && replicaSets.hasSynced && services.hasSynced && pods.hasSynced && analysisRuns.hasSynced
+            && templates.hasSynced && (clusterTemplates?.hasSynced ?? true)
+    }
+
+    /// Runs informers at once (a follower keeps warm caches), and workers once
+    /// the caches are synced and `leadership` returns. Returns after
+    /// `shutDown()`, when in-flight reconciles have finished.
+    public func run(leadership: @escaping @Sendable () async throws -> Void = {}) async throws {
         rollouts.onChange { [queue] _, new in
             guard let new else { return }
             Task { await queue.add(Informer<Rollout>.key(new)) }
@@ -106,33 +128,49 @@ public final class RolloutController: Sendable {
         templates.onChange { [weak self] old, new in self?.templateChanged(new ?? old) }
         clusterTemplates?.onChange { [weak self] old, new in self?.templateChanged(new ?? old) }
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.rollouts.run() }
-            group.addTask { await self.replicaSets.run() }
-            group.addTask { await self.services.run() }
-            group.addTask { await self.pods.run() }
-            group.addTask { await self.analysisRuns.run() }
-            group.addTask { await self.templates.run() }
-            if let clusterTemplates { group.addTask { await clusterTemplates.run() } }
-            try await rollouts.waitForSync()
-            try await replicaSets.waitForSync()
-            try await services.waitForSync()
-            try await pods.waitForSync()
-            try await analysisRuns.waitForSync()
-            try await templates.waitForSync()
-            try await clusterTemplates?.waitForSync()
-            group.addTask { await self.runner.run() }
-            logger.info("caches synced: \(rollouts.count) rollouts, \(replicaSets.count) replicasets, \(services.count) services; \(options.workers) workers")
-            for r in rollouts.all() { await queue.add(Informer<Rollout>.key(r)) }
-            for _ in 0..<max(1, options.workers) {
-                group.addTask { await self.work() }
-            }
+        try await withThrowingTaskGroup(of: Void.self) { informers in
+            informers.addTask { await self.rollouts.run() }
+            informers.addTask { await self.replicaSets.run() }
+            informers.addTask { await self.services.run() }
+            informers.addTask { await self.pods.run() }
+            informers.addTask { await self.analysisRuns.run() }
+            informers.addTask { await self.templates.run() }
+            if let clusterTemplates { informers.addTask { await clusterTemplates.run() } }
+            if options.resync > 0 { informers.addTask { await self.resync(every: self.options.resync) } }
             try await withTaskCancellationHandler {
-                try await group.next()
+                try await rollouts.waitForSync()
+                try await replicaSets.waitForSync()
+                try await services.waitForSync()
+                try await pods.waitForSync()
+                try await analysisRuns.waitForSync()
+                try await templates.waitForSync()
+                try await clusterTemplates?.waitForSync()
+                logger.info("caches synced: \(rollouts.count) rollouts, \(replicaSets.count) replicasets, \(services.count) services")
+                try await leadership()
+                logger.info("reconciling with \(options.workers) workers and \(options.analysisWorkers) analysis workers")
+                for r in rollouts.all() { await queue.add(Informer<Rollout>.key(r)) }
+                await withTaskGroup(of: Void.self) { workers in
+                    for _ in 0..<max(1, self.options.workers) { workers.addTask { await self.work() } }
+                    workers.addTask { await self.runner.run() }
+                }
             } onCancel: {
-                Task { await self.queue.shutDown() }
+                Task { await self.shutDown() }
             }
-            group.cancelAll()
+            informers.cancelAll()
+        }
+    }
+
+    /// Stops taking new work; `run()` returns once in-flight reconciles are done.
+    public func shutDown() async {
+        await queue.shutDown()
+        await runner.queue.shutDown()
+    }
+
+    /// Re-adds every Rollout periodically; cancelled with the informers.
+    func resync(every seconds: Double) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(seconds))
+            for r in rollouts.all() { await queue.add(Informer<Rollout>.key(r)) }
         }
     }
 
@@ -179,7 +217,7 @@ public final class RolloutController: Sendable {
     }
 
     func work() async {
-        await queue.work(logger: logger) { try await reconcile($0) }
+        await queue.work(logger: logger, timer: ControllerMetrics.reconcile, errors: ControllerMetrics.reconcileErrors) { try await reconcile($0) }
     }
 
     /// One reconcile. Returns when to look again, if a timer is due.

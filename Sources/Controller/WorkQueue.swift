@@ -1,6 +1,7 @@
 import Foundation
 import Kube
 import Logging
+import Metrics
 
 /// Keys waiting to be reconciled, like controller-runtime's work queue:
 /// - a key is queued at most once, however often it is added;
@@ -20,13 +21,15 @@ public actor WorkQueue {
     private var shuttingDown = false
     public let baseDelay: Double
     public let maxDelay: Double
+    let metrics: ControllerMetrics.Queue
 
     /// Keys waiting.
     public var depth: Int { queue.count }
 
-    public init(baseDelay: Double = 0.005, maxDelay: Double = 10) {
+    public init(name: String = "rollouts", baseDelay: Double = 0.005, maxDelay: Double = 10) {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
+        metrics = ControllerMetrics.Queue(name)
     }
 
     public func add(_ key: String) {
@@ -37,12 +40,14 @@ public actor WorkQueue {
         }
         guard !queued.contains(key) else { return }
         queued.insert(key)
+        metrics.adds.increment()
         if !waiters.isEmpty {
             queued.remove(key)
             processing.insert(key)
             waiters.removeFirst().resume(returning: key)
         } else {
             queue.append(key)
+            metrics.depth.record(queue.count)
         }
     }
 
@@ -74,6 +79,7 @@ public actor WorkQueue {
     public func addRateLimited(_ key: String) {
         let n = failures[key, default: 0]
         failures[key] = n + 1
+        metrics.retries.increment()
         let delay = min(maxDelay, baseDelay * pow(2, Double(min(n, 30))))
         add(key, after: delay)
     }
@@ -83,14 +89,16 @@ public actor WorkQueue {
 
     /// The next key to process, or nil once shut down.
     public func get() async -> String? {
-        if let key = next() { return key }
+        // Shut down: no new work, even if keys are waiting.
         if shuttingDown { return nil }
+        if let key = next() { return key }
         return await withCheckedContinuation { waiters.append($0) }
     }
 
     private func next() -> String? {
         guard !queue.isEmpty else { return nil }
         let key = queue.removeFirst()
+        metrics.depth.record(queue.count)
         queued.remove(key)
         processing.insert(key)
         return key
@@ -116,13 +124,17 @@ extension WorkQueue {
     /// One worker: takes keys until shut down and reconciles each. A reconcile
     /// returns when to look again; a failure backs off (a 409 quietly: the
     /// next reconcile works from fresh state).
-    func work(logger: Logger, _ reconcile: (String) async throws -> Double?) async {
+    func work(logger: Logger, timer: Metrics.Timer, errors: Counter, _ reconcile: (String) async throws -> Double?) async {
         while let key = await get() {
+            let start = ContinuousClock.now
             do {
                 let requeue = try await reconcile(key)
+                timer.record(duration: ContinuousClock.now - start)
                 forget(key)
                 if let requeue { add(key, after: requeue) }
             } catch {
+                timer.record(duration: ContinuousClock.now - start)
+                errors.increment()
                 if let e = error as? KubeError, e.isConflict {
                     logger.debug("\(key): conflict, retrying from fresh state")
                 } else {

@@ -9,7 +9,12 @@ final class ControllerProcess: @unchecked Sendable {
     let process = Process()
     let log: String
 
-    init(namespace: String) throws {
+    /// - Parameters:
+    ///   - namespace: nil for a cluster-wide controller.
+    ///   - arguments: more flags; by default no leader election and endpoints on free ports, so tests run side by side.
+    ///   - environment: replaces the inherited environment (in-cluster mode).
+    init(namespace: String?, arguments: [String] = ["--leader-elect", "false"], kubeconfig: Bool = true,
+         environment: [String: String]? = nil) throws {
         let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         // The test bundle sits beside the products it was built with.
         var dir = bin
@@ -18,10 +23,12 @@ final class ControllerProcess: @unchecked Sendable {
         }
         let exe = dir.appendingPathComponent("aviary").path
         guard FileManager.default.isExecutableFile(atPath: exe) else { throw KubeError.config("aviary binary not found near \(bin.path)") }
-        log = NSTemporaryDirectory() + "aviary-controller-\(namespace)-\(UUID().uuidString.prefix(6)).log"
+        log = NSTemporaryDirectory() + "aviary-controller-\(namespace ?? "cluster")-\(UUID().uuidString.prefix(6)).log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: exe)
-        process.arguments = ["controller", "--kubeconfig", try TestCluster.kubeconfigPath, "--namespace", namespace, "--workers", "4"]
+        process.arguments = ["controller", "--workers", "4", "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0"]
+            + (kubeconfig ? ["--kubeconfig", try TestCluster.kubeconfigPath] : []) + (namespace.map { ["--namespace", $0] } ?? []) + arguments
+        if let environment { process.environment = environment }
         process.standardOutput = FileHandle(forWritingAtPath: log)
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
@@ -32,6 +39,15 @@ final class ControllerProcess: @unchecked Sendable {
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
+
+    /// SIGTERM, as Kubernetes stops a pod; waits for the process to exit.
+    func terminate() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    var isRunning: Bool { process.isRunning }
 
     deinit { kill() }
 }

@@ -128,15 +128,18 @@ wait_ready() {
   die "kube-apiserver not ready after 60s (see $LOGS/kube-apiserver.log)"
 }
 
-# Prometheus scrapes itself and the simulator's request metrics, every second.
+# Prometheus scrapes itself, the simulator's request metrics and a controller
+# on controller-metrics.port (the demo's, or a test's), every second.
 start_prometheus() {
   free_port >"$DIR/prometheus.port"
   free_port >"$DIR/podsim-metrics.port"
+  free_port >"$DIR/controller-metrics.port"
   local port; port=$(cat "$DIR/prometheus.port")
   mkdir -p "$DIR/prometheus-data"
   printf '%s\n' "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" "scrape_configs:" \
     "  - job_name: prometheus" "    static_configs:" "      - targets: [\"127.0.0.1:$port\"]" \
     "  - job_name: podsim" "    static_configs:" "      - targets: [\"127.0.0.1:$(cat "$DIR/podsim-metrics.port")\"]" \
+    "  - job_name: aviary-controller" "    static_configs:" "      - targets: [\"127.0.0.1:$(cat "$DIR/controller-metrics.port")\"]" \
     >"$DIR/prometheus.yml"
   start prometheus prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus-data" \
     --web.listen-address="127.0.0.1:$port" --web.enable-lifecycle
@@ -207,6 +210,7 @@ cmd_env() {
   echo "export AVIARY_CLUSTER_DIR=$DIR"
   echo "export AVIARY_ETCD_ENDPOINT=http://127.0.0.1:$(cat "$DIR/etcd.port")"
   echo "export AVIARY_PROMETHEUS_URL=http://127.0.0.1:$(cat "$DIR/prometheus.port")"
+  echo "export AVIARY_CONTROLLER_METRICS_ADDR=127.0.0.1:$(cat "$DIR/controller-metrics.port")"
 }
 
 cmd_status() {

@@ -44,10 +44,11 @@ eval "$(scripts/cluster.sh env)"
 "$BIN/aviary" check
 
 step "Installing the CRDs and starting the controller"
-kubectl apply -f crds/
+kubectl apply -k crds/
 kubectl wait --for=condition=Established crd/rollouts.aviary.dev --timeout=60s >/dev/null
 if ! { [ -f "$AVIARY_CLUSTER_DIR/pids/controller" ] && kill -0 "$(cat "$AVIARY_CLUSTER_DIR/pids/controller")" 2>/dev/null; }; then
-  "$BIN/aviary" controller >"$AVIARY_CLUSTER_DIR/logs/controller.log" 2>&1 &
+  "$BIN/aviary" controller --metrics-addr "$AVIARY_CONTROLLER_METRICS_ADDR" --health-addr 127.0.0.1:0 --log-format text \
+    >"$AVIARY_CLUSTER_DIR/logs/controller.log" 2>&1 &
   echo $! >"$AVIARY_CLUSTER_DIR/pids/controller"
 fi
 

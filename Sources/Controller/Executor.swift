@@ -129,6 +129,9 @@ public struct Executor: Sendable {
         } catch {
             logger.warning("cannot record event \(event.reason) for \(rollout.metadata.namespace ?? "")/\(rollout.metadata.name ?? ""): \(error)")
         }
-        logger.info("\(event.reason): \(event.message)", metadata: ["rollout": "\(rollout.metadata.namespace ?? "")/\(rollout.metadata.name ?? "")"])
+        var metadata: Logger.Metadata = ["namespace": "\(rollout.metadata.namespace ?? "")", "rollout": "\(rollout.metadata.name ?? "")",
+                                         "reason": "\(event.reason)"]
+        if let step = rollout.status?.currentStepIndex { metadata["step"] = "\(step)" }
+        logger.info("\(event.message)", metadata: metadata)
     }
 }

@@ -49,8 +49,12 @@ public struct Endpoint: Service {
             }
         }
         logger.info("\(name) endpoint on \(address): \(routes.keys.sorted().joined(separator: ", "))")
-        try await cancelWhenGracefulShutdown {
-            try await server.run()
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await server.run()
+            }
+        } catch is CancellationError {
+            // Shut down: the endpoint closes with the process.
         }
     }
 }

@@ -147,10 +147,8 @@ import Testing
             ]]],
         ]]
         let s = try await start("prom-dead", templates: templates) { r in
-            r.overlaid(with: ["spec": ["strategy": ["canary": [
-                "analysis": nil,
-                "steps": [["setWeight": 20], ["analysis": ["templates": [["templateName": "alive"]]]]],
-            ]]]])
+            r.setting(["spec", "strategy", "canary", "analysis"], to: nil)
+                .setting(["spec", "strategy", "canary", "steps"], to: [["setWeight": 20], ["analysis": ["templates": [["templateName": "alive"]]]]])
         }
         let p = s.probe
         try await release(p, image: "registry.example/web:2.0", errorRate: 0, latency: "20ms")
@@ -198,10 +196,8 @@ import Testing
         ]]
         try TestCluster.installCRDs()
         let s = try await start("secret", templates: templates) { r in
-            r.overlaid(with: ["spec": ["strategy": ["canary": [
-                "analysis": nil,
-                "steps": [["setWeight": 20], ["analysis": ["templates": [["templateName": "with-secret"]]]]],
-            ]]]])
+            r.setting(["spec", "strategy", "canary", "analysis"], to: nil)
+                .setting(["spec", "strategy", "canary", "steps"], to: [["setWeight": 20], ["analysis": ["templates": [["templateName": "with-secret"]]]]])
         }
         let secret = Secret(metadata: ObjectMeta(name: "metrics-token", namespace: s.ns), data: ["token": Data(secretValue.utf8).base64EncodedString()])
         let _: Secret = try await s.client.create(.secrets, secret, namespace: s.ns)
@@ -241,11 +237,9 @@ import Testing
             ]
         }
         let s = try await start("job", templates: [template("smoke-ok", exitCode: 0), template("smoke-bad", exitCode: 1)]) { r in
-            r.overlaid(with: ["spec": ["strategy": ["canary": [
-                "analysis": nil,
-                "steps": [["setWeight": 20], ["analysis": ["templates": [["templateName": "smoke-ok"]]]],
-                          ["analysis": ["templates": [["templateName": "smoke-bad"]]]]],
-            ]]]])
+            r.setting(["spec", "strategy", "canary", "analysis"], to: nil)
+                .setting(["spec", "strategy", "canary", "steps"], to: [["setWeight": 20], ["analysis": ["templates": [["templateName": "smoke-ok"]]]],
+                                                                       ["analysis": ["templates": [["templateName": "smoke-bad"]]]]])
         }
         let p = s.probe
         try await release(p, image: "registry.example/web:2.0", errorRate: 0, latency: "20ms")

@@ -1,0 +1,152 @@
+import AviaryAPI
+import Foundation
+import Kube
+import Testing
+
+/// Running for real: the deploy/ RBAC in in-cluster mode, leader election
+/// (failover on SIGKILL, hand-over on SIGTERM), conflicting edits, and the
+/// real Prometheus scraping /metrics.
+@Suite struct RuntimeE2ETests {
+    /// A namespace with a canary Rollout (steps with short pauses) and its Services, Healthy at 1.0.
+    func canary(_ prefix: String, client: KubeClient, labels: [String: String] = [:], steps: JSONValue? = nil,
+                controllers: (String) throws -> [ControllerProcess]) async throws -> (RolloutProbe, [ControllerProcess]) {
+        try TestCluster.installCRDs()
+        let ns = try await TestCluster.namespace(prefix, client: client)
+        for doc in try TestCluster.example("canary-rollout.yaml") {
+            if doc["kind"] == "Rollout" {
+                var r = doc.overlaid(with: ["metadata": ["labels": .object(labels.mapValues(JSONValue.string))], "spec": ["replicas": 4]])
+                if let steps { r = r.setting(["spec", "strategy", "canary", "steps"], to: steps) }
+                let _: JSONValue = try await client.create(Rollout.resource, r, namespace: ns)
+            } else {
+                let _: JSONValue = try await client.create(.services, doc, namespace: ns)
+            }
+        }
+        let started = try controllers(ns)
+        let probe = RolloutProbe(client: client, namespace: ns, name: "web")
+        try await probe.wait("1.0 Healthy") { $0.status?.phase == .Healthy && $0.status?.availableReplicas == 4 }
+        return (probe, started)
+    }
+
+    static let timedSteps: JSONValue = [["setWeight": 25], ["pause": ["duration": "2s"]], ["setWeight": 50], ["pause": ["duration": "2s"]],
+                                        ["setWeight": 75], ["pause": ["duration": "2s"]]]
+
+    func lease(_ client: KubeClient, _ ns: String) async throws -> (holder: String, transitions: Int)? {
+        guard let l: JSONValue = try? await client.get(.leases, "aviary-controller", namespace: ns) else { return nil }
+        guard case .number(let transitions)? = l["spec"]?["leaseTransitions"] else { return (l["spec"]?["holderIdentity"]?.stringValue ?? "", 0) }
+        return (l["spec"]?["holderIdentity"]?.stringValue ?? "", Int(transitions))
+    }
+
+    /// The controller that holds the lease, by the identity its log announces.
+    func leader(of controllers: [ControllerProcess], holder: String) -> ControllerProcess? {
+        controllers.first { (try? String(contentsOfFile: $0.log, encoding: .utf8))?.contains("\(holder) is the leader") == true }
+    }
+
+    func stepsCompletedOnce(_ p: RolloutProbe, count: Int) async throws {
+        let steps = try await p.events().map(\.message).filter { $0.hasPrefix("Rollout step ") }
+        for n in 1...count {
+            #expect(steps.filter { $0.hasPrefix("Rollout step \(n)/\(count) completed") }.count == 1, "step \(n) completed exactly once: \(steps)")
+        }
+    }
+
+    @Test func aKilledLeaderIsReplacedWithinTheLeaseDuration() async throws {
+        let client = try TestCluster.client()
+        let (p, controllers) = try await canary("failover", client: client, steps: Self.timedSteps) { ns in
+            [try ControllerProcess(namespace: ns, arguments: []), try ControllerProcess(namespace: ns, arguments: [])]
+        }
+        defer { for c in controllers { c.kill() } }
+        let ns = p.namespace
+        let holder = try await eventuallyValue("a leader") { try await lease(client, ns).flatMap { $0.holder.isEmpty ? nil : $0.holder } }
+        let leading = try #require(leader(of: controllers, holder: holder))
+        try await p.setImage("registry.example/web:2.0")
+        try await p.wait("the rollout under way") { ($0.status?.currentStepIndex ?? 0) >= 1 && $0.status?.stableRS != $0.status?.currentPodHash }
+        leading.kill()
+        let killedAt = ContinuousClock.now
+        let next = try await eventuallyValue("another leader", timeout: .seconds(30)) { () -> String? in
+            guard let h = try await lease(client, ns)?.holder, h != holder, !h.isEmpty else { return nil }
+            return h
+        }
+        let took = ContinuousClock.now - killedAt
+        // Lease duration 15 s; the follower notices within a retry period (2 s) of it expiring.
+        #expect(took < .seconds(19), "took over after \(took)")
+        #expect(leader(of: controllers, holder: next) != nil)
+        try await p.wait("completion under the new leader", timeout: .seconds(60)) {
+            $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash
+        }
+        try await stepsCompletedOnce(p, count: 6)
+        let rs: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns)
+        #expect(rs.items.count == 2, "no duplicate ReplicaSet")
+        await TestCluster.deleteNamespace(ns, client: client)
+    }
+
+    @Test func sigtermReleasesTheLeaseAndTheFollowerTakesOverAtOnce() async throws {
+        let client = try TestCluster.client()
+        try TestCluster.installCRDs()
+        let ns = try await TestCluster.namespace("sigterm", client: client)
+        let controllers = [try ControllerProcess(namespace: ns, arguments: []), try ControllerProcess(namespace: ns, arguments: [])]
+        defer { for c in controllers { c.kill() } }
+        let holder = try await eventuallyValue("a leader") { try await lease(client, ns).flatMap { $0.holder.isEmpty ? nil : $0.holder } }
+        let leading = try #require(leader(of: controllers, holder: holder))
+        let sent = ContinuousClock.now
+        leading.terminate()
+        let next = try await eventuallyValue("the follower to lead", timeout: .seconds(10)) { () -> String? in
+            guard let h = try await lease(client, ns)?.holder, h != holder, !h.isEmpty else { return nil }
+            return h
+        }
+        let took = ContinuousClock.now - sent
+        #expect(took < .seconds(2), "the follower took over \(took) after SIGTERM")
+        #expect(leading.process.terminationStatus == 0, "a clean exit")
+        let log = try String(contentsOfFile: leading.log, encoding: .utf8)
+        #expect(log.contains("released the lease"))
+        #expect(leader(of: controllers, holder: next) != nil)
+        await TestCluster.deleteNamespace(ns, client: client)
+    }
+
+    @Test func conflictingEditsAreRetriedFromFreshStateAndNothingIsLost() async throws {
+        let client = try TestCluster.client()
+        let metricsPort = try String(contentsOfFile: try TestCluster.directory + "/controller-metrics.port", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let (p, controllers) = try await canary("conflict", client: client, steps: Self.timedSteps) { ns in
+            [try ControllerProcess(namespace: ns, arguments: ["--leader-elect", "false", "--metrics-addr", "127.0.0.1:\(metricsPort)"])]
+        }
+        defer { for c in controllers { c.kill() } }
+        try await p.setImage("registry.example/web:2.0")
+        // Another client edits the Rollout's metadata 20 times a second while the controller writes status.
+        let editor = Task {
+            var n = 0
+            while !Task.isCancelled {
+                n += 1
+                let _: JSONValue? = try? await client.patch(Rollout.resource, "web", namespace: p.namespace,
+                                                            .merge(["metadata": ["annotations": ["example.com/edits": .string(String(n))]]]))
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return n
+        }
+        try await p.wait("completion despite the edits", timeout: .seconds(90)) {
+            $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash
+        }
+        editor.cancel()
+        let edits = await editor.value
+        try await Task.sleep(for: .milliseconds(200))
+        let final = try await p.rollout()
+        #expect(final.metadata.annotations?["example.com/edits"] == String(edits), "the other client's last edit is kept")
+        try await stepsCompletedOnce(p, count: 6)
+        // The controller saw conflicts and retried them (its own metrics say so).
+        let metrics = try await CurlEngine.shared.perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(metricsPort)/metrics"))
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        let conflicts = text.split(separator: "\n").filter { $0.hasPrefix("aviary_k8s_request_total") && $0.contains("code=\"409\"") }
+        #expect(!conflicts.isEmpty, "409s were answered and retried")
+
+        // The real Prometheus scrapes that endpoint: the reconcile histogram has data.
+        let prometheus = try AnalysisE2ETests.prometheusURL
+        try await eventually("Prometheus to have scraped the controller's reconcile histogram", timeout: .seconds(20)) {
+            let r = try await CurlEngine.shared.perform(HTTPRequest(
+                method: "GET", url: prometheus + "/api/v1/query?query=sum(aviary_rollout_reconcile_count)"))
+            let json = try JSONDecoder().decode(JSONValue.self, from: r.body)
+            guard case .array(let result)? = json["data"]?["result"], let first = result.first,
+                  case .array(let pair)? = first["value"], let v = pair.last?.stringValue, let n = Double(v) else { return false }
+            return n > 0
+        }
+        #expect(text.contains("aviary_rollout_info{namespace=\"\(p.namespace)\",name=\"web\",strategy=\"canary\",phase=\"Healthy\"} 1"))
+        await TestCluster.deleteNamespace(p.namespace, client: client)
+    }
+}

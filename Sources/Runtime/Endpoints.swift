@@ -53,8 +53,8 @@ public struct Endpoint: Service {
             try await cancelWhenGracefulShutdown {
                 try await server.run()
             }
-        } catch is CancellationError {
-            // Shut down: the endpoint closes with the process.
+        } catch where Task.isCancelled || Task.isShuttingDownGracefully {
+            // Shut down: the endpoint closes with the process (FlyingFox reports its socket closing as an error).
         }
     }
 }

@@ -14,15 +14,9 @@ final class ControllerProcess: @unchecked Sendable {
     ///   - arguments: more flags; by default no leader election and endpoints on free ports, so tests run side by side.
     ///   - environment: replaces the inherited environment (in-cluster mode).
     init(namespace: String?, arguments: [String] = ["--leader-elect", "false"], kubeconfig: Bool = true,
-         environment: [String: String]? = nil) throws {
-        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        // The test bundle sits beside the products it was built with.
-        var dir = bin
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("aviary").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        let exe = dir.appendingPathComponent("aviary").path
-        guard FileManager.default.isExecutableFile(atPath: exe) else { throw KubeError.config("aviary binary not found near \(bin.path)") }
+         environment: [String: String]? = nil, executable: String? = nil) throws {
+        let exe = try executable ?? Self.debugBinary()
+        guard FileManager.default.isExecutableFile(atPath: exe) else { throw KubeError.config("aviary binary not found at \(exe)") }
         log = NSTemporaryDirectory() + "aviary-controller-\(namespace ?? "cluster")-\(UUID().uuidString.prefix(6)).log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: exe)
@@ -32,6 +26,16 @@ final class ControllerProcess: @unchecked Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: log)
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
+    }
+
+    /// The `aviary` built beside this test bundle.
+    static func debugBinary() throws -> String {
+        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        var dir = bin
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("aviary").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("aviary").path
     }
 
     func kill() {

@@ -109,6 +109,7 @@ import Testing
             [try ControllerProcess(namespace: ns, arguments: ["--leader-elect", "false", "--metrics-addr", "127.0.0.1:\(metricsPort)"])]
         }
         defer { for c in controllers { c.kill() } }
+        let first = try await p.rollout().status?.stableRS
         try await p.setImage("registry.example/web:2.0")
         // Another client edits the Rollout's metadata 20 times a second while the controller writes status.
         let editor = Task {
@@ -122,7 +123,7 @@ import Testing
             return n
         }
         try await p.wait("completion despite the edits", timeout: .seconds(90)) {
-            $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash
+            $0.status?.phase == .Healthy && $0.status?.stableRS != first && $0.status?.stableRS == $0.status?.currentPodHash
         }
         editor.cancel()
         let edits = await editor.value

@@ -60,12 +60,19 @@ enum TestCluster {
         var env = ProcessInfo.processInfo.environment
         env["AVIARY_CLUSTER_DIR"] = try directory
         p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
+        // A file, not a pipe: processes the script starts (a restarted API server) outlive it.
+        let outPath = NSTemporaryDirectory() + "aviary-cluster-sh-\(UUID().uuidString.prefix(6)).out"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outPath) }
+        p.standardOutput = FileHandle(forWritingAtPath: outPath)
+        p.standardInput = FileHandle.nullDevice
         try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw KubeError.config("cluster.sh \(args.joined(separator: " ")) failed") }
+        // waitpid, not waitUntilExit: Foundation notices an exit through a descriptor
+        // that the processes the script leaves running inherit, so it would wait for them.
+        var status: Int32 = 0
+        while waitpid(p.processIdentifier, &status, 0) == -1, errno == EINTR {}
+        guard status == 0 else { throw KubeError.config("cluster.sh \(args.joined(separator: " ")) failed (status \(status))") }
+        let data = FileManager.default.contents(atPath: outPath) ?? Data()
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

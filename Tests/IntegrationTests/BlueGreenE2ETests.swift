@@ -110,8 +110,8 @@ import Testing
         }
         // ...and active is back on the old ReplicaSet, still up, within an interval (2 s).
         try await eventually("active back on the old version", timeout: .seconds(2)) { try await selector(s, "shop-active") == blue }
+        try await p.wait("the rollout marked aborted") { $0.status?.abort == true && $0.status?.phase == .Degraded }
         let r = try await p.rollout()
-        #expect(r.status?.abort == true && r.status?.phase == .Degraded)
         #expect(r.status?.message?.contains("analysis run \(run) Failed: success-rate: [0.5] did not satisfy") == true, "\(r.status?.message ?? "")")
         await finish(s)
     }

@@ -126,10 +126,13 @@ import Testing
         let p = s.probe
         try await p.setImage("registry.example/web:2.0")
         try await p.wait("the 5 s pause") { $0.status?.currentStepIndex == 1 && $0.status?.phase == .Paused }
+        // Events follow the status write; a kill in between would lose them (they are best effort), so wait for them.
+        try await eventually("the step's events") { try await p.events().contains { $0.message.hasPrefix("Rollout step 1/6 completed") } }
         s.controller.kill()
         try await Task.sleep(for: .seconds(1))
         s.controller = try ControllerProcess(namespace: s.ns)
         try await p.wait("the indefinite pause, reached by the new controller") { $0.status?.currentStepIndex == 3 && $0.status?.phase == .Paused }
+        try await eventually("the step's events") { try await p.events().contains { $0.message.hasPrefix("Rollout step 3/6 completed") } }
         // Kill it again while paused: a promote must still be honoured by the next one.
         s.controller.kill()
         try await p.promote()

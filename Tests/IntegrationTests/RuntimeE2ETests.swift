@@ -41,11 +41,14 @@ import Testing
         controllers.first { (try? String(contentsOfFile: $0.log, encoding: .utf8))?.contains("\(holder) is the leader") == true }
     }
 
+    /// No step ran twice. (A controller killed between its status write and its
+    /// events loses those events, which are best effort; so "at most once".)
     func stepsCompletedOnce(_ p: RolloutProbe, count: Int) async throws {
         let steps = try await p.events().map(\.message).filter { $0.hasPrefix("Rollout step ") }
         for n in 1...count {
-            #expect(steps.filter { $0.hasPrefix("Rollout step \(n)/\(count) completed") }.count == 1, "step \(n) completed exactly once: \(steps)")
+            #expect(steps.filter { $0.hasPrefix("Rollout step \(n)/\(count) completed") }.count <= 1, "step \(n) completed at most once: \(steps)")
         }
+        #expect(steps.contains { $0.hasPrefix("Rollout step \(count)/\(count) completed") }, "the last step completed")
     }
 
     @Test func aKilledLeaderIsReplacedWithinTheLeaseDuration() async throws {

@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "aviary", targets: ["Aviary"]),
         .executable(name: "aviary-podsim", targets: ["PodSim"]),
         .executable(name: "aviary-client-bench", targets: ["ClientBench"]),
+        .executable(name: "aviary-scale-bench", targets: ["ScaleBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -93,6 +94,11 @@ let package = Package(
                 "Kube",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The scale benchmark's driver (scripts/bench-scale.sh).
+        .executableTarget(
+            name: "ScaleBench",
+            dependencies: ["Kube", "AviaryAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "KubeTests", dependencies: ["Kube"]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube"]),

@@ -1,0 +1,231 @@
+import ArgumentParser
+import AviaryAPI
+import Foundation
+import Kube
+import Synchronization
+
+/// The scale benchmark (scripts/bench-scale.sh runs it on the local control
+/// plane): N one-replica canary Rollouts, each ending with two ReplicaSets,
+/// and a real `aviary controller` process measured from outside.
+@main
+struct ScaleBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "aviary-scale-bench", abstract: "Measure the controller at scale.")
+
+    @Option var kubeconfig: String
+    @Option(help: "The aviary binary to run as the controller.") var controller: String
+    @Option var rollouts = 1000
+    @Option(help: "Rollouts updated at once for the latency figure.") var updates = 100
+    @Option(help: "Seconds of idle measurement.") var idle = 60
+    @Option var namespace = "scale"
+
+    func run() async throws {
+        let client = KubeClient(access: try KubeConfig.load(explicitPath: kubeconfig).access(), qps: 0, burst: 0)
+        let ns = namespace
+        do {
+            let _: Metadata = try await client.create(.namespaces, Metadata(metadata: ObjectMeta(name: ns)))
+        } catch let e as KubeError where e.isAlreadyExists || e.isConflict {}
+        say("creating \(rollouts) Rollouts (1 replica, steps: setWeight 50)")
+        try await forEach(rollouts) { i in
+            let r = Self.rollout(i, image: "registry.example/app:1")
+            do { let _: JSONValue = try await client.create(Rollout.resource, r, namespace: ns) } catch let e as KubeError where e.isAlreadyExists {}
+        }
+
+        // 1. A cold start: first deploy of every Rollout.
+        var c = try Controller(binary: controller, kubeconfig: kubeconfig, namespace: ns)
+        let firstSync = try await c.syncedAfter()
+        let firstFull = try await waitAll(client, ns, "all \(rollouts) deployed") { $0.status?.phase == .Healthy && $0.status?.stableRS != nil }
+        say(String(format: "first deploy: caches synced %.2f s, all Healthy %.1f s", firstSync, firstFull))
+
+        // 2. Every Rollout updated once, so each has two ReplicaSets; API requests per step.
+        let before = try await c.writes()
+        try await forEach(rollouts) { i in try await Self.setImage(client, ns, i, "registry.example/app:2") }
+        let updateAll = try await waitAll(client, ns, "all updated") { $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash && $0.metadata.generation == 2 && $0.status?.observedGeneration == 2 }
+        let after = try await c.writes()
+        // Steps per update: setWeight 50, then the promotion.
+        let perStep = Double(after.total - before.total) / Double(rollouts * 2)
+        say(String(format: "update of all: %.1f s; %.1f API requests per completed step (%d in all)", updateAll, perStep, after.total - before.total))
+        c.stop()
+
+        // 3. A warm restart with everything in place: sync, first full reconcile (no writes), memory.
+        c = try Controller(binary: controller, kubeconfig: kubeconfig, namespace: ns)
+        let sync = try await c.syncedAfter()
+        let fullStart = ContinuousClock.now
+        try await c.waitReconciled(atLeast: rollouts)
+        let full = sync + seconds(ContinuousClock.now - fullStart)
+        say(String(format: "restart: caches synced %.2f s, all %d reconciled %.2f s", sync, rollouts, full))
+
+        // 4. Spec change → canary ReplicaSet, for `updates` Rollouts at once.
+        let latencies = try await changeLatency(client, ns)
+        let sorted = latencies.sorted()
+        let p50 = sorted[sorted.count / 2], p99 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]
+        say(String(format: "spec change → canary ReplicaSet (%d at once): p50 %.0f ms, p99 %.0f ms", updates, p50 * 1000, p99 * 1000))
+        _ = try await waitAll(client, ns, "the updated ones settled") { $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash }
+
+        // 5. Idle: writes and CPU over the idle window with nothing changing.
+        try await Task.sleep(for: .seconds(3))
+        let idleWritesBefore = try await c.writes(), cpuBefore = c.cpuSeconds()
+        try await Task.sleep(for: .seconds(idle))
+        let idleWrites = try await c.writes().writes - idleWritesBefore.writes
+        let cpu = (c.cpuSeconds() - cpuBefore) / Double(idle) * 100
+        let rss = c.peakRSSMiB()
+        c.stop()
+        print("")
+        print("scale benchmark: \(rollouts) Rollouts × 2 ReplicaSets, 1 replica each, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(String(format: "  controller peak RSS            %8.1f MiB  (%.1f KiB per Rollout; 10,000 → ~%.0f MiB)", rss, rss * 1024 / Double(rollouts),
+                     rss / Double(rollouts) * 10_000))
+        print(String(format: "  caches synced after start      %8.2f s", sync))
+        print(String(format: "  first full reconcile           %8.2f s", full))
+        print(String(format: "  first deploy of all            %8.1f s  (the cluster creating and readying %d pods)", firstFull, rollouts))
+        print(String(format: "  spec change → canary RS        p50 %.0f ms, p99 %.0f ms  (%d Rollouts at once)", p50 * 1000, p99 * 1000, updates))
+        print(String(format: "  API requests per canary step   %8.1f", perStep))
+        print(String(format: "  idle over %d s                  %d writes, %.2f %% CPU", idle, idleWrites, cpu))
+    }
+
+    static func rollout(_ i: Int, image: String) -> JSONValue {
+        [
+            "apiVersion": "aviary.dev/v1alpha1", "kind": "Rollout",
+            "metadata": ["name": .string("app-\(i)")],
+            "spec": [
+                "replicas": 1,
+                "selector": ["matchLabels": ["app": .string("app-\(i)")]],
+                "template": ["metadata": ["labels": ["app": .string("app-\(i)")]],
+                             "spec": ["containers": [["name": "app", "image": .string(image)]]]],
+                "strategy": ["canary": ["steps": [["setWeight": 50]]]],
+            ],
+        ]
+    }
+
+    static func setImage(_ client: KubeClient, _ ns: String, _ i: Int, _ image: String) async throws {
+        let _: JSONValue = try await client.patch(Rollout.resource, "app-\(i)", namespace: ns,
+                                                  .json([.replace("/spec/template/spec/containers/0/image", .string(image))]))
+    }
+
+    /// Patches `updates` Rollouts at once and times each until its new ReplicaSet appears in a watch.
+    func changeLatency(_ client: KubeClient, _ ns: String) async throws -> [Double] {
+        let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(limit: 1))
+        let stream: WatchStream<ReplicaSet> = try await client.watch(.replicaSets, namespace: ns,
+                                                                      options: WatchOptions(resourceVersion: list.metadata.resourceVersion))
+        let patchedAt = Mutex<[String: ContinuousClock.Instant]>([:])
+        let seen = Task { () -> [Double] in
+            var out: [String: Double] = [:]
+            for try await event in stream {
+                guard case .added(let rs) = event, let owner = rs.metadata.ownerReferences?.first?.name,
+                      case .array(let containers)? = rs.spec.template?["spec"]?["containers"],
+                      containers.first?["image"] == "registry.example/app:3" else { continue }
+                if out[owner] == nil, let t = patchedAt.withLock({ $0[owner] }) { out[owner] = seconds(ContinuousClock.now - t) }
+                if out.count == updates { break }
+            }
+            return Array(out.values)
+        }
+        defer { seen.cancel() }
+        try await forEach(updates) { i in
+            patchedAt.withLock { $0["app-\(i)"] = ContinuousClock.now }
+            try await Self.setImage(client, ns, i, "registry.example/app:3")
+        }
+        // Cancelled (by the defer) only if the watch ends early; the watcher stops itself at `updates`.
+        return try await seen.value
+    }
+
+    func waitAll(_ client: KubeClient, _ ns: String, _ what: String, _ done: (Rollout) -> Bool) async throws -> Double {
+        let start = ContinuousClock.now
+        while true {
+            let all: ObjectList<Rollout> = try await client.listAll(Rollout.resource, namespace: ns, options: ListOptions(limit: 500))
+            let n = all.items.filter(done).count
+            if n == rollouts { return seconds(ContinuousClock.now - start) }
+            if ContinuousClock.now - start > .seconds(1800) { throw ValidationError("timed out: \(what) (\(n)/\(rollouts))") }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+func say(_ s: String) { FileHandle.standardError.write(Data("[scale] \(s)\n".utf8)) }
+
+func forEach(_ count: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<32 {
+            group.addTask { for i in stride(from: worker, to: count, by: 32) { try await body(i) } }
+        }
+        try await group.waitForAll()
+    }
+}
+
+/// The controller under test, as a process, observed through /proc and its /metrics.
+struct Controller {
+    let process = Process()
+    let log: String
+    let metricsPort: Int
+    let started = ContinuousClock.now
+
+    init(binary: String, kubeconfig: String, namespace: String) throws {
+        metricsPort = Int.random(in: 30_000...39_999)
+        log = NSTemporaryDirectory() + "aviary-scale-controller-\(UUID().uuidString.prefix(6)).log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["controller", "--kubeconfig", kubeconfig, "--namespace", namespace, "--leader-elect", "false",
+                             "--metrics-addr", "127.0.0.1:\(metricsPort)", "--health-addr", "127.0.0.1:0", "--log-format", "text",
+                             "--qps", "200", "--burst", "400"]
+        process.standardOutput = FileHandle(forWritingAtPath: log)
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// Seconds from start until the log says the caches are synced.
+    func syncedAfter() async throws -> Double {
+        while true {
+            if (try? String(contentsOfFile: log, encoding: .utf8))?.contains("caches synced") == true { return seconds(ContinuousClock.now - started) }
+            guard process.isRunning else { throw ValidationError("the controller exited; see \(log)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func metrics() async throws -> String {
+        let r = try await CurlEngine.shared.perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(metricsPort)/metrics"))
+        return String(decoding: r.body, as: UTF8.self)
+    }
+
+    /// API requests so far: all, and writes (anything but GET).
+    func writes() async throws -> (total: Int, writes: Int) {
+        var total = 0, writes = 0
+        for line in try await metrics().split(separator: "\n") where line.hasPrefix("aviary_k8s_request_total{") {
+            let n = Int(Double(line.split(separator: " ").last ?? "0") ?? 0)
+            total += n
+            if !line.contains("verb=\"GET\"") { writes += n }
+        }
+        return (total, writes)
+    }
+
+    /// Waits until the reconcile histogram has counted `n` reconciles and the queue is empty.
+    func waitReconciled(atLeast n: Int) async throws {
+        while true {
+            let text = try await metrics()
+            let count = text.split(separator: "\n").first { $0.hasPrefix("aviary_rollout_reconcile_count") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            let depth = text.split(separator: "\n").first { $0.hasPrefix("aviary_workqueue_depth{name=\"rollouts\"}") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            if Int(count) >= n, depth == 0 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func cpuSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8) else { return 0 }
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the ")".
+        guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
+        return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    func peakRSSMiB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+        }
+        return 0
+    }
+}

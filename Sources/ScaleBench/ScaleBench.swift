@@ -165,8 +165,9 @@ struct Controller {
         process.arguments = ["controller", "--kubeconfig", kubeconfig, "--namespace", namespace, "--leader-elect", "false",
                              "--metrics-addr", "127.0.0.1:\(metricsPort)", "--health-addr", "127.0.0.1:0", "--log-format", "text",
                              "--qps", "200", "--burst", "400"]
-        process.standardOutput = FileHandle(forWritingAtPath: log)
-        process.standardError = FileHandle(forWritingAtPath: log)
+        let handle = FileHandle(forWritingAtPath: log)
+        process.standardOutput = handle
+        process.standardError = handle
         try process.run()
     }
 

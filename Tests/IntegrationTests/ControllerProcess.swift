@@ -23,8 +23,9 @@ final class ControllerProcess: @unchecked Sendable {
         process.arguments = ["controller", "--workers", "4", "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0"]
             + (kubeconfig ? ["--kubeconfig", try TestCluster.kubeconfigPath] : []) + (namespace.map { ["--namespace", $0] } ?? []) + arguments
         if let environment { process.environment = environment }
-        process.standardOutput = FileHandle(forWritingAtPath: log)
-        process.standardError = FileHandle(forWritingAtPath: log)
+        let handle = FileHandle(forWritingAtPath: log)
+        process.standardOutput = handle
+        process.standardError = handle
         try process.run()
     }
 

@@ -19,7 +19,15 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     private let reflector: Reflector<T>
     private let indexKeys: (@Sendable (T) -> [String])?
     private let cache = Mutex(Store())
-    private let handler: Mutex<Handler?> = Mutex(nil)
+    /// The handler sits in a class box: a closure kept directly in a Mutex is
+    /// re-thunked on every inout access (two reabstraction thunks per event,
+    /// nested ever deeper) until the stack overflows; this crashed the
+    /// controller after some thousands of events at 1,000 Rollouts.
+    private final class HandlerBox: Sendable {
+        let call: Handler
+        init(_ call: @escaping Handler) { self.call = call }
+    }
+    private let handler: Mutex<HandlerBox?> = Mutex(nil)
     private let logger: Logger
 
     /// - Parameter index: keys under which `byIndex` finds an object (e.g. its owner's UID).
@@ -33,7 +41,10 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     public static func key(namespace: String?, name: String) -> String { namespace.map { "\($0)/\(name)" } ?? name }
 
     /// Called for every change, after the cache has been updated.
-    public func onChange(_ h: @escaping Handler) { handler.withLock { $0 = h } }
+    public func onChange(_ h: @escaping Handler) {
+        let box = HandlerBox(h)
+        handler.withLock { $0 = box }
+    }
 
     public var hasSynced: Bool { cache.withLock { $0.synced } }
     public var count: Int { cache.withLock { $0.objects.count } }
@@ -104,7 +115,7 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
             s.synced = true
             return changes
         }
-        let h = handler.withLock { $0 }
+        let h = handler.withLock { $0 }?.call
         for (old, new) in changes { h?(old, new) }
     }
 
@@ -121,7 +132,7 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
             if let indexKeys { for i in indexKeys(o) { s.index[i, default: []].insert(k) } }
             return (old, true)
         }
-        if applied { handler.withLock { $0 }?(old, o) }
+        if applied { handler.withLock { $0 }?.call(old, o) }
     }
 
     private func remove(_ o: T) {
@@ -133,6 +144,6 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
             if let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
             return old
         }
-        handler.withLock { $0 }?(old ?? o, nil)
+        handler.withLock { $0 }?.call(old ?? o, nil)
     }
 }

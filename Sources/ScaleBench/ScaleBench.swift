@@ -33,13 +33,13 @@ struct ScaleBench: AsyncParsableCommand {
         // 1. A cold start: first deploy of every Rollout.
         var c = try Controller(binary: controller, kubeconfig: kubeconfig, namespace: ns)
         let firstSync = try await c.syncedAfter()
-        let firstFull = try await waitAll(client, ns, "all \(rollouts) deployed") { $0.status?.phase == .Healthy && $0.status?.stableRS != nil }
+        let firstFull = try await waitAll(client, ns, "all \(rollouts) deployed", controller: c) { $0.status?.phase == .Healthy && $0.status?.stableRS != nil }
         say(String(format: "first deploy: caches synced %.2f s, all Healthy %.1f s", firstSync, firstFull))
 
         // 2. Every Rollout updated once, so each has two ReplicaSets; API requests per step.
         let before = try await c.writes()
         try await forEach(rollouts) { i in try await Self.setImage(client, ns, i, "registry.example/app:2") }
-        let updateAll = try await waitAll(client, ns, "all updated") { $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash && $0.metadata.generation == 2 && $0.status?.observedGeneration == 2 }
+        let updateAll = try await waitAll(client, ns, "all updated", controller: c) { $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash && $0.metadata.generation == 2 && $0.status?.observedGeneration == 2 }
         let after = try await c.writes()
         // Steps per update: setWeight 50, then the promotion.
         let perStep = Double(after.total - before.total) / Double(rollouts * 2)
@@ -126,9 +126,12 @@ struct ScaleBench: AsyncParsableCommand {
         return try await seen.value
     }
 
-    func waitAll(_ client: KubeClient, _ ns: String, _ what: String, _ done: (Rollout) -> Bool) async throws -> Double {
+    func waitAll(_ client: KubeClient, _ ns: String, _ what: String, controller c: Controller? = nil, _ done: (Rollout) -> Bool) async throws -> Double {
         let start = ContinuousClock.now
         while true {
+            if let c, !c.process.isRunning {
+                throw ValidationError("the controller exited (status \(c.process.terminationStatus), reason \(c.process.terminationReason.rawValue)); see \(c.log)")
+            }
             let all: ObjectList<Rollout> = try await client.listAll(Rollout.resource, namespace: ns, options: ListOptions(limit: 500))
             let n = all.items.filter(done).count
             if n == rollouts { return seconds(ContinuousClock.now - start) }

@@ -80,6 +80,8 @@ let package = Package(
             dependencies: [
                 "Kube",
                 "AviaryAPI",
+                "Rollouts",
+                "Analysis",
                 "Controller",
                 "Runtime",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -104,7 +106,7 @@ let package = Package(
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AviaryAPI", "Kube"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

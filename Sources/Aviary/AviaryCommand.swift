@@ -8,7 +8,7 @@ struct AviaryCommand: AsyncParsableCommand {
         commandName: "aviary",
         abstract: "Progressive delivery for Kubernetes: canary and blue-green Rollouts judged by Prometheus.",
         version: AviaryVersion.current,
-        subcommands: [ControllerCommand.self, Check.self, Version.self]
+        subcommands: [ControllerCommand.self, Check.self, Lint.self, Plan.self, Version.self]
     )
 }
 

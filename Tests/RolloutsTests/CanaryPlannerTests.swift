@@ -393,3 +393,13 @@ import Testing
         #expect(plan.actions.isEmpty)
     }
 }
+
+@Suite struct StepTimelineTests {
+    @Test func tenReplicasAtTenThirtyFiftyEighty() {
+        let w = World(steps: [.weight(10), .pause("5s"), .weight(30), .pause(), .weight(50), .weight(80)])
+        let rows = StepTimeline.rows(w.rollout)
+        #expect(rows.map { "\($0.canary)+\($0.stable)" } == ["1+9", "1+9", "3+7", "3+7", "5+5", "8+2"])
+        #expect(rows.map(\.weight) == [10, 10, 30, 30, 50, 80])
+        #expect(rows.map(\.waits) == [nil, "5s", nil, "until promoted", nil, nil])
+    }
+}

@@ -67,6 +67,8 @@ public enum AnalysisRunBuilder {
                     resolved = AnalysisArgument(name: arg.name, value: try value(of: given, rollout: rollout, hashes: hashes))
                 } catch {
                     problems.append("args[\(arg.name)]: \(error)")
+                    args.append(resolved)
+                    continue
                 }
             }
             if resolved.value == nil, resolved.valueFrom?.secretKeyRef == nil {

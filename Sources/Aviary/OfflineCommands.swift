@@ -1,0 +1,106 @@
+import Analysis
+import ArgumentParser
+import AviaryAPI
+import Foundation
+import Kube
+import Rollouts
+
+/// The manifests in a file: Rollouts and analysis templates, with each
+/// document's trouble named rather than thrown.
+struct Manifests {
+    var rollouts: [Rollout] = []
+    var templates = TemplateCatalog()
+    var problems: [String] = []
+
+    init(file: String) throws {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ValidationError("cannot read \(file)")
+        }
+        let docs: [JSONValue]
+        do { docs = try JSONValue.documents(fromYAML: text) } catch { throw ValidationError("\(file): not YAML: \(error)") }
+        for (i, doc) in docs.enumerated() {
+            let kind = doc["kind"]?.stringValue ?? ""
+            let name = doc["metadata"]?["name"]?.stringValue ?? "document \(i + 1)"
+            do {
+                let data = try JSONEncoder().encode(doc)
+                switch kind {
+                case "Rollout": rollouts.append(try JSONDecoder().decode(Rollout.self, from: data))
+                case "AnalysisTemplate": templates.namespaced[name] = try JSONDecoder().decode(AnalysisTemplate.self, from: data)
+                case "ClusterAnalysisTemplate": templates.cluster[name] = try JSONDecoder().decode(AnalysisTemplate.self, from: data)
+                default: continue
+                }
+            } catch {
+                problems.append("\(kind) \(name): cannot be read: \(error)")
+            }
+        }
+    }
+}
+
+/// `aviary lint -f FILE`: the controller's own validation, offline.
+struct Lint: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check Rollouts and AnalysisTemplates in a file, as the controller would.")
+
+    @Option(name: .shortAndLong, help: "A manifest file (several documents allowed).")
+    var file: String
+
+    func run() throws {
+        let m = try Manifests(file: file)
+        var problems = m.problems
+        for (name, template) in (m.templates.namespaced.map { ("AnalysisTemplate \($0.key)", $0.value) } + m.templates.cluster.map { ("ClusterAnalysisTemplate \($0.key)", $0.value) }) {
+            for metric in template.spec.metrics {
+                do { _ = try MetricPlan(metric) } catch { problems.append("\(name): \(error)") }
+            }
+        }
+        // Templates the file does not hold are not checked (they live in the cluster).
+        let usesOnlyLocal = !m.templates.namespaced.isEmpty || !m.templates.cluster.isEmpty
+        for var r in m.rollouts {
+            // Applied without a namespace, it lands in one: fieldRefs to it resolve.
+            if r.metadata.namespace == nil { r.metadata.namespace = "default" }
+            for p in Validation.problems(r, services: nil, templates: usesOnlyLocal ? m.templates : nil) {
+                problems.append("Rollout \(r.metadata.name ?? ""): \(p)")
+            }
+        }
+        for p in problems.sorted() { print("\(file): \(p)") }
+        if problems.isEmpty {
+            print("\(file): ok (\(m.rollouts.count) Rollouts, \(m.templates.namespaced.count + m.templates.cluster.count) templates)")
+        } else {
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// `aviary plan -f FILE`: each canary step's pods and weight, without a cluster.
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print what each canary step will do, without a cluster.")
+
+    @Option(name: .shortAndLong, help: "A manifest file with one or more Rollouts.")
+    var file: String
+
+    func run() throws {
+        let m = try Manifests(file: file)
+        guard !m.rollouts.isEmpty else { throw ValidationError("\(file): no Rollout") }
+        for r in m.rollouts {
+            print(Self.render(r))
+        }
+    }
+
+    static func render(_ r: Rollout) -> String {
+        let replicas = r.spec.effectiveReplicas
+        guard r.spec.strategy?.blueGreen == nil else {
+            let bg = r.spec.strategy?.blueGreen
+            return "Rollout \(r.metadata.name ?? ""): blue-green, \(replicas) replicas; preview \(bg?.previewReplicaCount ?? replicas), "
+                + (bg?.autoPromotionEnabled == false ? "promoted by hand" : bg?.autoPromotionSeconds.map { "promoted after \($0)s" } ?? "promoted once available") + "\n"
+        }
+        let rows = StepTimeline.rows(r)
+        var out = "Rollout \(r.metadata.name ?? ""): canary, \(replicas) replicas, \(rows.count) steps\n"
+        let header = ["STEP", "KIND", "CANARY", "STABLE", "WEIGHT", "WAITS"]
+        var table = [header] + rows.map { ["\($0.step)", $0.kind, "\($0.canary)", "\($0.stable)", "\($0.weight)%", $0.waits ?? ""] }
+        table.append(["end", "promoted", "\(replicas)", "0", "100%", ""])
+        let widths = header.indices.map { c in table.map { $0[c].count }.max() ?? 0 }
+        for row in table {
+            out += row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces) + "\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Kube
+import Testing
+
+/// `aviary plan` and `aviary lint`, run as a user runs them: no cluster.
+@Suite struct OfflineCommandTests {
+    func aviary(_ args: String...) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try ControllerProcess.debugBinary())
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: TestCluster.repoRoot)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func planShowsEachStepsPodsAndWeight() throws {
+        let (status, output) = try aviary("plan", "-f", "examples/canary-rollout.yaml")
+        #expect(status == 0)
+        #expect(output == """
+            Rollout web: canary, 10 replicas, 6 steps
+            STEP  KIND          CANARY  STABLE  WEIGHT  WAITS
+            1     setWeight 10  1       9       10%
+            2     pause 5s      1       9       10%     5s
+            3     setWeight 30  3       7       30%
+            4     pause         3       7       30%     until promoted
+            5     setWeight 50  5       5       50%
+            6     setWeight 80  8       2       80%
+            end   promoted      10      0       100%
+
+
+            """)
+    }
+
+    @Test func lintNamesEveryProblemAndFails() throws {
+        let file = "Tests/IntegrationTests/Fixtures/bad-rollout.yaml"
+        let (status, output) = try aviary("lint", "-f", file)
+        #expect(status == 1)
+        #expect(output.split(separator: "\n").map(String.init) == [
+            "\(file): AnalysisTemplate broken: metric \"rate\": successCondition: column 13: unexpected end of expression",
+            "\(file): Rollout shop: spec.selector: does not match spec.template.metadata.labels",
+            "\(file): Rollout shop: spec.strategy.canary.steps[0].setWeight: 120 is outside 0–100",
+            "\(file): Rollout shop: spec.strategy.canary.steps[1].experiment: unknown step; aviary supports setWeight, pause, setCanaryScale and analysis",
+            "\(file): Rollout shop: spec.strategy.canary.steps[2].analysis: AnalysisTemplate \"broken\": metric \"rate\": successCondition: column 13: unexpected end of expression",
+        ])
+    }
+
+    @Test func lintPassesTheExamples() throws {
+        for file in ["examples/canary-rollout.yaml", "examples/bluegreen-rollout.yaml", "examples/analysis-templates.yaml"] {
+            let (status, output) = try aviary("lint", "-f", file)
+            #expect(status == 0, "\(file): \(output)")
+        }
+    }
+}

@@ -8,7 +8,8 @@ struct AviaryCommand: AsyncParsableCommand {
         commandName: "aviary",
         abstract: "Progressive delivery for Kubernetes: canary and blue-green Rollouts judged by Prometheus.",
         version: AviaryVersion.current,
-        subcommands: [ControllerCommand.self, Check.self, Lint.self, Plan.self, Version.self]
+        subcommands: [ControllerCommand.self, Promote.self, Abort.self, Retry.self, Pause.self, Resume.self, Restart.self, StatusCommand.self,
+                      Lint.self, PlanCommand.self, Check.self, Version.self]
     )
 }
 

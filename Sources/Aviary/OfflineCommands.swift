@@ -70,8 +70,8 @@ struct Lint: ParsableCommand {
 }
 
 /// `aviary plan -f FILE`: each canary step's pods and weight, without a cluster.
-struct Plan: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print what each canary step will do, without a cluster.")
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "plan", abstract: "Print what each canary step will do, without a cluster.")
 
     @Option(name: .shortAndLong, help: "A manifest file with one or more Rollouts.")
     var file: String

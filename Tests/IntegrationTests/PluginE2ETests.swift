@@ -1,0 +1,84 @@
+import AviaryAPI
+import Foundation
+import Kube
+import Testing
+
+/// The action verbs as `kubectl aviary …`: kubectl finds the plugin on PATH
+/// by its name, kubectl-aviary, and it talks to the API alone.
+@Suite struct PluginE2ETests {
+    /// A PATH directory holding kubectl-aviary, a link to the built aviary.
+    static func pluginPath() throws -> String {
+        let dir = NSTemporaryDirectory() + "aviary-plugin-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/kubectl-aviary", withDestinationPath: try ControllerProcess.debugBinary())
+        return dir
+    }
+
+    func kubectlAviary(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["kubectl", "aviary"] + args
+        var env = ProcessInfo.processInfo.environment
+        env["KUBECONFIG"] = try TestCluster.kubeconfigPath
+        env["PATH"] = path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func promoteAbortRetryPauseResumeAndStatusExitCodes() async throws {
+        try TestCluster.installCRDs()
+        let client = try TestCluster.client()
+        let ns = try await TestCluster.namespace("plugin", client: client)
+        for doc in try TestCluster.example("canary-rollout.yaml") {
+            if doc["kind"] == "Rollout" {
+                let r = doc.setting(["spec", "replicas"], to: 2).setting(["metadata", "labels"], to: ["train": "r1"])
+                    .setting(["spec", "strategy", "canary", "steps"], to: [["setWeight": 50], ["pause": [:]]])
+                    .setting(["spec", "strategy", "canary", "abortScaleDownDelaySeconds"], to: 0)
+                let _: JSONValue = try await client.create(Rollout.resource, r, namespace: ns)
+            } else {
+                let _: JSONValue = try await client.create(.services, doc, namespace: ns)
+            }
+        }
+        let controller = try ControllerProcess(namespace: ns)
+        defer { controller.kill() }
+        let path = try Self.pluginPath()
+        let p = RolloutProbe(client: client, namespace: ns, name: "web")
+        #expect(try kubectlAviary(path, ["status", "web", "-n", ns, "--watch", "--timeout", "30s"]).status == 0, "Healthy: exit 0")
+
+        try await p.setImage("registry.example/web:2.0")
+        try await p.wait("the indefinite pause") { $0.status?.phase == .Paused }
+        let waiting = try kubectlAviary(path, ["status", "web", "-n", ns, "--watch", "--timeout", "2s"])
+        #expect(waiting.status == 2, "paused past the timeout: exit 2 (\(waiting.output))")
+
+        // Abort by label selector (a release train), then status says Degraded with exit 1.
+        let aborted = try kubectlAviary(path, ["abort", "-l", "train=r1", "-n", ns])
+        #expect(aborted.status == 0 && aborted.output.contains("rollout 'web' aborted"), "\(aborted.output)")
+        #expect(try kubectlAviary(path, ["status", "web", "-n", ns, "--watch", "--timeout", "30s"]).status == 1, "aborted: exit 1")
+
+        // Retry starts again at the first step and reaches the pause; promote finishes it.
+        #expect(try kubectlAviary(path, ["retry", "web", "-n", ns]).status == 0)
+        try await p.wait("the pause again after the retry") { $0.status?.phase == .Paused && $0.status?.abort != true }
+        #expect(try kubectlAviary(path, ["promote", "web", "-n", ns]).status == 0)
+        #expect(try kubectlAviary(path, ["status", "web", "-n", ns, "--watch", "--timeout", "60s"]).status == 0)
+        #expect(try await p.rollout().status?.stableRS == (try await p.rollout()).status?.currentPodHash)
+
+        // pause holds a new update's steps; resume lets it go on; promote --full skips the rest.
+        #expect(try kubectlAviary(path, ["pause", "web", "-n", ns]).status == 0)
+        try await p.setImage("registry.example/web:3.0")
+        try await p.wait("held by spec.paused") { $0.spec.paused == true && $0.status?.phase == .Paused && $0.status?.message == "manually paused" }
+        #expect(try kubectlAviary(path, ["resume", "web", "-n", ns]).status == 0)
+        try await p.wait("at the indefinite pause") { $0.spec.paused == false && $0.status?.pauseConditions?.first?.reason == .CanaryPauseStep }
+        #expect(try kubectlAviary(path, ["promote", "--full", "web", "-n", ns]).status == 0)
+        #expect(try kubectlAviary(path, ["status", "web", "-n", ns, "--watch", "--timeout", "60s"]).status == 0)
+
+        let missing = try kubectlAviary(path, ["promote", "nope", "-n", ns])
+        #expect(missing.status == 1 && missing.output.contains("rollout 'nope'"), "\(missing.output)")
+        await TestCluster.deleteNamespace(ns, client: client)
+    }
+}

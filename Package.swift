@@ -74,6 +74,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the kubectl plugin prints (pure renderers, tested against golden text).
+        .target(name: "Plugin", dependencies: ["AviaryAPI", "Kube"]),
         // The `aviary` command.
         .executableTarget(
             name: "Aviary",
@@ -82,6 +84,7 @@ let package = Package(
                 "AviaryAPI",
                 "Rollouts",
                 "Analysis",
+                "Plugin",
                 "Controller",
                 "Runtime",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -103,6 +106,7 @@ let package = Package(
             dependencies: ["Kube", "AviaryAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "KubeTests", dependencies: ["Kube"]),
+        .testTarget(name: "PluginTests", dependencies: ["Plugin", "AviaryAPI", "Kube"]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AviaryAPI", "Kube"]),

@@ -3,6 +3,7 @@ import ArgumentParser
 import AviaryAPI
 import Foundation
 import Kube
+import Plugin
 import Rollouts
 
 /// The manifests in a file: Rollouts and analysis templates, with each
@@ -92,15 +93,10 @@ struct PlanCommand: ParsableCommand {
                 + (bg?.autoPromotionEnabled == false ? "promoted by hand" : bg?.autoPromotionSeconds.map { "promoted after \($0)s" } ?? "promoted once available") + "\n"
         }
         let rows = StepTimeline.rows(r)
-        var out = "Rollout \(r.metadata.name ?? ""): canary, \(replicas) replicas, \(rows.count) steps\n"
+        let out = "Rollout \(r.metadata.name ?? ""): canary, \(replicas) replicas, \(rows.count) steps\n"
         let header = ["STEP", "KIND", "CANARY", "STABLE", "WEIGHT", "WAITS"]
         var table = [header] + rows.map { ["\($0.step)", $0.kind, "\($0.canary)", "\($0.stable)", "\($0.weight)%", $0.waits ?? ""] }
         table.append(["end", "promoted", "\(replicas)", "0", "100%", ""])
-        let widths = header.indices.map { c in table.map { $0[c].count }.max() ?? 0 }
-        for row in table {
-            out += row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
-                .trimmingCharacters(in: .whitespaces) + "\n"
-        }
-        return out
+        return out + Table.render(table)
     }
 }

@@ -75,3 +75,13 @@ public struct Service: KubeObject {
 public let analysisStepLabel = "rollout.aviary.dev/analysis-step"
 /// On an old ReplicaSet after a blue-green promotion: when it may be scaled down.
 public let scaleDownDeadlineAnnotation = "rollout.aviary.dev/scale-down-deadline"
+
+extension ReplicaSet {
+    /// The pod template without the hash label the controller added: what the Rollout's template was (plus API defaults).
+    public var templateWithoutHash: JSONValue? {
+        guard var template = spec.template, case .object(var labels)? = template["metadata"]?["labels"] else { return spec.template }
+        labels[podTemplateHashLabel] = nil
+        template = template.setting(["metadata", "labels"], to: .object(labels))
+        return template
+    }
+}

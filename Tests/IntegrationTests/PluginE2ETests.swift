@@ -77,6 +77,18 @@ import Testing
         #expect(try kubectlAviary(path, ["promote", "--full", "web", "-n", ns]).status == 0)
         #expect(try kubectlAviary(path, ["status", "web", "-n", ns, "--watch", "--timeout", "60s"]).status == 0)
 
+        // get and list show it; set image starts an update; undo goes back to the previous revision's template.
+        let get = try kubectlAviary(path, ["get", "rollout", "web", "-n", ns])
+        #expect(get.status == 0 && get.output.contains("Status:         ✔ Healthy") && get.output.contains("registry.example/web:3.0 (stable)"), "\(get.output)")
+        let list = try kubectlAviary(path, ["list", "rollouts", "-n", ns])
+        #expect(list.output.contains("web   Canary    Healthy  2/2   0           2/2    2        2           2"), "\(list.output)")
+        #expect(try kubectlAviary(path, ["set", "image", "web", "web=registry.example/web:4.0", "-n", ns]).status == 0)
+        try await p.wait("4.0 at the pause") { $0.status?.phase == .Paused && $0.metadata.generation == $0.status?.observedGeneration }
+        let undo = try kubectlAviary(path, ["undo", "web", "-n", ns])
+        #expect(undo.status == 0 && undo.output.contains("rolled back to revision 3"), "\(undo.output)")
+        #expect(try kubectlAviary(path, ["status", "web", "-n", ns, "--watch", "--timeout", "60s"]).status == 0)
+        #expect(try await p.sizes()["registry.example/web:3.0"]?.available == 2)
+
         let missing = try kubectlAviary(path, ["promote", "nope", "-n", ns])
         #expect(missing.status == 1 && missing.output.contains("rollout 'nope'"), "\(missing.output)")
         await TestCluster.deleteNamespace(ns, client: client)

@@ -130,14 +130,3 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
     Issue.record("timed out after \(timeout) waiting for \(what)")
     throw CancellationError()
 }
-
-extension JSONValue {
-    /// This document with the value at `path` replaced (objects created on the way), not merged.
-    func setting(_ path: [String], to value: JSONValue) -> JSONValue {
-        guard let key = path.first else { return value }
-        var object: [String: JSONValue] = [:]
-        if case .object(let o) = self { object = o }
-        object[key] = (object[key] ?? .object([:])).setting(Array(path.dropFirst()), to: value)
-        return .object(object)
-    }
-}

@@ -403,3 +403,24 @@ import Testing
         #expect(rows.map(\.waits) == [nil, "5s", nil, "until promoted", nil, nil])
     }
 }
+
+@Suite struct UndoTemplateTests {
+    /// An undo copies a ReplicaSet's template, with the API server's defaults,
+    /// into the Rollout: that ReplicaSet is the one, not a new one.
+    @Test func aTemplateCopiedFromAReplicaSetReusesIt() throws {
+        var w = World(steps: [.weight(50), .pause()])
+        w.settle()
+        let name = "web-\(w.hash("web:1"))"
+        // What the API server stores: the template plus defaults.
+        let defaulted = w.replicaSets[name]?.spec.template?.setting(["spec", "terminationGracePeriodSeconds"], to: 30)
+        w.replicaSets[name]?.spec.template = defaulted
+        w.setImage("web:2")
+        w.settle()
+        let copied = try #require(w.replicaSets[name]?.templateWithoutHash)
+        w.rollout.spec.template = copied
+        w.settle()
+        #expect(w.replicaSets.count == 2, "no third ReplicaSet")
+        #expect(w.status.stableRS == w.hash("web:1"))
+        #expect(w.status.phase == .Healthy)
+    }
+}

@@ -134,3 +134,14 @@ extension JSONValue {
         return patch.isEmpty ? nil : .object(patch)
     }
 }
+
+extension JSONValue {
+    /// This document with the value at `path` replaced (objects created on the way), not merged.
+    public func setting(_ path: [String], to value: JSONValue) -> JSONValue {
+        guard let key = path.first else { return value }
+        var object: [String: JSONValue] = [:]
+        if case .object(let o) = self { object = o }
+        object[key] = (object[key] ?? .object([:])).setting(Array(path.dropFirst()), to: value)
+        return .object(object)
+    }
+}

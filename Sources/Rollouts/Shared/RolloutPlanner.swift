@@ -63,8 +63,12 @@ struct Context {
         let digest = template.map(PodTemplateHash.digest)
         let collisions = status.collisionCount ?? 0
         // A ReplicaSet already made from this template keeps its hash, whatever the collision count is now.
-        let hash = owned.first { digest != nil && $0.templateDigest == digest }?.podTemplateHash
-            ?? template.map { PodTemplateHash.compute($0, collisionCount: collisions) }
+        // A ReplicaSet already made from this template keeps its hash. So does one
+        // whose pod template *is* this template (an undo copies a ReplicaSet's
+        // template, defaults the API server added included, back into the Rollout).
+        let made = owned.first { digest != nil && $0.templateDigest == digest }
+            ?? owned.first { template != nil && $0.templateWithoutHash == template }
+        let hash = made?.podTemplateHash ?? template.map { PodTemplateHash.compute($0, collisionCount: collisions) }
         countReplicas(currentHash: hash)
 
         let problems = Validation.problems(rollout, services: view.services, templates: view.templates)
@@ -79,7 +83,7 @@ struct Context {
         status.removeCondition(.InvalidSpec)
 
         guard let template, let digest, let hash else { return }
-        if let clash = owned.first(where: { $0.podTemplateHash == hash }), let d = clash.templateDigest, d != digest {
+        if made == nil, let clash = owned.first(where: { $0.podTemplateHash == hash }), let d = clash.templateDigest, d != digest {
             // Another template already has this hash: count the collision and hash again next time.
             status.collisionCount = collisions + 1
             plan.requeue(after: 0)

@@ -1,0 +1,51 @@
+import ArgumentParser
+import AviaryAPI
+import Foundation
+import Kube
+import Plugin
+
+/// `get rollout NAME [--watch]`: the header and tree; `--watch` redraws in
+/// place until the rollout settles, or until --timeout.
+struct GetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a Rollout: status, steps, images, replicas, and its ReplicaSets, pods and AnalysisRuns.")
+    @OptionGroup var cluster: ClusterOptions
+    @Option(name: .shortAndLong) var namespace: String?
+    @Argument(help: "rollout") var kind: String
+    @Argument var name: String
+    @Flag(name: .shortAndLong) var watch = false
+    @Option(help: "How long --watch waits, e.g. 5m.") var timeout = "30m"
+    @Flag(help: "No colours (colours appear only on a terminal anyway).") var noColor = false
+
+    func run() async throws {
+        guard ["rollout", "rollouts", "ro", "aro"].contains(kind) else { throw ValidationError("can get rollouts only") }
+        let client = try cluster.client()
+        let ns = namespace ?? client.access.namespace
+        let color = !noColor && isatty(STDOUT_FILENO) == 1
+        let deadline = ContinuousClock.now + .seconds(try DurationText.seconds(timeout))
+        var first = true
+        while true {
+            let input = try await Self.read(client, ns, name)
+            let text = RolloutTree.render(input, color: color)
+            // Redraw in place on a terminal: home the cursor and clear.
+            if watch, !first, color { print("\u{1B}[H\u{1B}[2J", terminator: "") } else if watch, !first { print("") }
+            print(text, terminator: "")
+            first = false
+            let r = input.rollout
+            let settled = r.status?.observedGeneration == r.metadata.generation && (r.status?.phase == .Healthy || r.status?.phase == .Degraded)
+            if !watch || settled || ContinuousClock.now >= deadline { return }
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    static func read(_ client: KubeClient, _ ns: String, _ name: String) async throws -> RolloutTree.Input {
+        let r: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
+        let rs: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
+        let owned = rs.items.filter { $0.metadata.ownerReferences?.contains { $0.uid == r.metadata.uid } == true }
+        let hashes = Set(owned.compactMap(\.podTemplateHash))
+        let pods: ObjectList<Pod> = try await client.list(.pods, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
+        let runs: ObjectList<AnalysisRun> = try await client.list(AnalysisRun.resource, namespace: ns)
+        return RolloutTree.Input(rollout: r, replicaSets: owned,
+                                 pods: pods.items.filter { hashes.contains($0.metadata.labels?[podTemplateHashLabel] ?? "") },
+                                 runs: runs.items.filter { $0.metadata.ownerReferences?.contains { $0.uid == r.metadata.uid } == true })
+    }
+}

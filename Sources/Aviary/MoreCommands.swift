@@ -1,0 +1,109 @@
+import ArgumentParser
+import AviaryAPI
+import Foundation
+import Kube
+import Plugin
+
+/// `list rollouts`: one line per Rollout.
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List Rollouts: NAME, STRATEGY, STATUS, STEP, SET-WEIGHT, READY, DESIRED, UP-TO-DATE, AVAILABLE.")
+    @OptionGroup var cluster: ClusterOptions
+    @Option(name: .shortAndLong) var namespace: String?
+    @Flag(name: [.customShort("A"), .long], help: "Every namespace.") var allNamespaces = false
+    @Argument(help: "What to list: rollouts.") var kind = "rollouts"
+
+    func run() async throws {
+        guard ["rollouts", "rollout", "ro", "aro"].contains(kind) else { throw ValidationError("can list rollouts only") }
+        let client = try cluster.client()
+        let ns = allNamespaces ? nil : (namespace ?? client.access.namespace)
+        let list: ObjectList<Rollout> = try await client.listAll(Rollout.resource, namespace: ns, options: ListOptions(limit: 500))
+        print(RolloutList.render(list.items, withNamespace: allNamespaces), terminator: "")
+    }
+}
+
+/// `set image CONTAINER=IMAGE`: change one container's image in the pod template.
+struct SetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "set", abstract: "Change a Rollout's template.", subcommands: [SetImage.self])
+}
+
+struct SetImage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "image", abstract: "Set a container's image: set image NAME CONTAINER=IMAGE.")
+    @OptionGroup var cluster: ClusterOptions
+    @Option(name: .shortAndLong) var namespace: String?
+    @Argument var name: String
+    @Argument var assignment: String
+
+    func run() async throws {
+        let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("expected CONTAINER=IMAGE, got \"\(assignment)\"") }
+        let client = try cluster.client()
+        let ns = namespace ?? client.access.namespace
+        let r: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
+        guard case .array(let containers)? = r.spec.template?["spec"]?["containers"],
+              let i = containers.firstIndex(where: { $0["name"]?.stringValue == parts[0] }) else {
+            throw ValidationError("rollout '\(name)' has no container \"\(parts[0])\"")
+        }
+        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns,
+                                                  .json([.replace("/spec/template/spec/containers/\(i)/image", .string(parts[1]))]))
+        print("rollout '\(name)' image updated")
+    }
+}
+
+/// `undo [--to-revision N]`: the template of that revision's ReplicaSet (default: the one before the current).
+struct Undo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Roll back to a previous revision's template.")
+    @OptionGroup var cluster: ClusterOptions
+    @Option(name: .shortAndLong) var namespace: String?
+    @Option(help: "The revision to go back to (default: the previous one).") var toRevision: Int?
+    @Argument var name: String
+
+    func run() async throws {
+        let client = try cluster.client()
+        let ns = namespace ?? client.access.namespace
+        let r: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
+        let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
+        let owned = list.items.filter { $0.metadata.ownerReferences?.contains { $0.uid == r.metadata.uid } == true }
+        let current = r.status?.currentPodHash
+        let candidates = owned.filter { $0.podTemplateHash != current }.sorted { ($0.revision ?? 0) > ($1.revision ?? 0) }
+        let target = toRevision.map { n in candidates.first { $0.revision == n } } ?? candidates.first
+        guard let rs = target else {
+            throw ValidationError(toRevision.map { "rollout '\(name)' has no revision \($0)" } ?? "rollout '\(name)' has no previous revision")
+        }
+        // The ReplicaSet's template, without the hash label the controller added: the planner knows it as that ReplicaSet's.
+        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns, .json([.replace("/spec/template", rs.templateWithoutHash ?? [:])]))
+        print("rollout '\(name)' rolled back to revision \(rs.revision ?? 0)")
+    }
+}
+
+/// `convert -f FILE`: an Argo Rollouts manifest as aviary's, everything else untouched.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Rewrite Argo Rollouts manifests to aviary.dev/v1alpha1 (comments and layout kept).")
+    @Option(name: .shortAndLong) var file: String
+
+    func run() throws {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+        let (converted, unsupported) = Self.convert(text)
+        for kind in unsupported {
+            FileHandle.standardError.write(Data("\(file): \(kind) has no aviary equivalent; left as it was\n".utf8))
+        }
+        print(converted, terminator: text.hasSuffix("\n") ? "" : "\n")
+    }
+
+    static let kinds: Set = ["Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun"]
+
+    /// Per document: `apiVersion: argoproj.io/v1alpha1` becomes aviary's for the kinds aviary has.
+    static func convert(_ text: String) -> (String, [String]) {
+        var unsupported: [String] = []
+        let docs = text.components(separatedBy: "\n---")
+        let out = docs.map { doc -> String in
+            let kind = doc.split(separator: "\n").first { $0.hasPrefix("kind:") }.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) } ?? ""
+            guard doc.contains("apiVersion: argoproj.io/v1alpha1") else { return doc }
+            guard kinds.contains(kind) else {
+                unsupported.append(kind)
+                return doc
+            }
+            return doc.replacingOccurrences(of: "apiVersion: argoproj.io/v1alpha1", with: "apiVersion: aviary.dev/v1alpha1")
+        }
+        return (out.joined(separator: "\n---"), unsupported)
+    }
+}

@@ -41,6 +41,10 @@ BIN="$(swift build --show-bin-path)"
 step "Starting the local control plane (etcd, kube-apiserver, kube-controller-manager, pod-readiness simulator)"
 scripts/cluster.sh up --podsim "$BIN/aviary-podsim"
 eval "$(scripts/cluster.sh env)"
+# The kubectl plugin is the same binary under the name kubectl looks for.
+mkdir -p "$AVIARY_CLUSTER_DIR/bin"
+ln -sf "$BIN/aviary" "$AVIARY_CLUSTER_DIR/bin/kubectl-aviary"
+export PATH="$AVIARY_CLUSTER_DIR/bin:$PATH"
 "$BIN/aviary" check
 
 step "Installing the CRDs and starting the controller"
@@ -70,24 +74,29 @@ runs() { kubectl get analysisruns -o custom-columns=NAME:.metadata.name,PHASE:.s
 step "Rolling out web:2.0, a good version: setWeight 20 → analysis (success rate ≥ 95 %, p95 < 500 ms) → 60 → pause 10s → 80"
 release registry.example/web:2.0 0
 follow '[ "$(kubectl get rollout web -o jsonpath="{.status.phase}/{.status.stableRS}")" = "Healthy/$(kubectl get rollout web -o jsonpath="{.status.currentPodHash}")" ]'
-sizes
-runs
+echo
+kubectl aviary get rollout web
 
 step "Rolling out web:3.0, a bad version: 30 % of its requests fail"
 release registry.example/web:3.0 0.3
 follow '[ "$(kubectl get rollout web -o jsonpath="{.status.abort}")" = "true" ] && [ "$(kubectl get rs -l app=web -o jsonpath="{.items[?(@.spec.template.spec.containers[0].image==\"registry.example/web:2.0\")].status.availableReplicas}")" = "5" ]'
-sizes
-runs
 echo
-echo "  message: $(kubectl get rollout web -o jsonpath='{.status.message}')"
+kubectl aviary get rollout web
 
 step "What happened (events)"
 kubectl get events --field-selector involvedObject.name=web --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message | tail -n 30
 
 step "Summary"
 good=$(kubectl get rollout web -o jsonpath='{.status.stableRS}')
-echo "  web:2.0 (hash $good) was promoted by its analysis and is stable."
-echo "  web:3.0 was aborted by its analysis; traffic is back on web:2.0."
+stable_image=$(kubectl get rs "web-$good" -o jsonpath='{.spec.template.spec.containers[0].image}')
+if [ "$stable_image" = "registry.example/web:2.0" ] && [ "$(kubectl get rollout web -o jsonpath='{.status.abort}')" = "true" ]; then
+  echo "  web:2.0 (hash $good) was promoted by its analysis and is stable."
+  echo "  web:3.0 was aborted by its analysis; traffic is back on web:2.0."
+  echo "  Why: $(kubectl get rollout web -o jsonpath='{.status.message}')"
+else
+  echo "  unexpected: stable is $stable_image; see $AVIARY_CLUSTER_DIR/logs/controller.log" >&2
+  exit 1
+fi
 
 cat <<MSG
 

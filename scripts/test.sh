@@ -37,4 +37,12 @@ if [ "$status" -ne 0 ]; then
   echo "--- control plane logs (last lines) ---" >&2
   for f in "$AVIARY_CLUSTER_DIR"/logs/*.log; do echo "== $f" >&2; tail -n 15 "$f" >&2; done
 fi
+# In CI the demo runs too, on a cluster of its own: it must end with the good
+# version promoted and the bad one aborted (it exits non-zero otherwise).
+if [ "$status" -eq 0 ] && [ "${CI:-}" = "true" ] && [ $# -eq 0 ]; then
+  scripts/cluster.sh down >/dev/null 2>&1 || true
+  demo_dir="$(mktemp -d /tmp/aviary-demo-ci.XXXXXX)"
+  AVIARY_CLUSTER_DIR="$demo_dir" scripts/demo.sh || status=$?
+  AVIARY_CLUSTER_DIR="$demo_dir" scripts/demo.sh down >/dev/null 2>&1 || true
+fi
 exit "$status"

@@ -38,7 +38,8 @@ public enum RolloutTree {
             field("  SetWeight", "\(s?.canary?.weights?.canary.weight ?? 0)")
             let canaryAvail = input.replicaSets.first { $0.podTemplateHash == current }?.availableReplicas ?? 0
             let total = input.replicaSets.reduce(0) { $0 + $1.availableReplicas }
-            field("  ActualWeight", total == 0 || current == stable ? "0" : "\(canaryAvail * 100 / total)")
+            // Aborted, no Service selects the canary's pods any more.
+            field("  ActualWeight", total == 0 || current == stable || s?.abort == true ? "0" : "\(canaryAvail * 100 / total)")
         } else {
             field("Strategy", "BlueGreen")
             if let stage = s?.blueGreen?.stage { field("  Stage", stage.rawValue) }

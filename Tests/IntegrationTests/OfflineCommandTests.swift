@@ -55,4 +55,26 @@ import Testing
             #expect(status == 0, "\(file): \(output)")
         }
     }
+
+    @Test func convertRewritesOnlyWhatAviaryHas() throws {
+        let file = NSTemporaryDirectory() + "argo-\(UUID().uuidString.prefix(6)).yaml"
+        try """
+            # an Argo manifest
+            apiVersion: argoproj.io/v1alpha1
+            kind: Rollout
+            metadata:
+              name: demo
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: Experiment
+            metadata:
+              name: exp
+
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let (status, output) = try aviary("convert", "-f", file)
+        #expect(status == 0)
+        #expect(output.contains("# an Argo manifest\napiVersion: aviary.dev/v1alpha1\nkind: Rollout"))
+        #expect(output.contains("apiVersion: argoproj.io/v1alpha1\nkind: Experiment"))
+        #expect(output.contains("\(file): Experiment has no aviary equivalent; left as it was"))
+    }
 }

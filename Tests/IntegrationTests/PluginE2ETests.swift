@@ -89,6 +89,13 @@ import Testing
         #expect(try kubectlAviary(path, ["status", "web", "-n", ns, "--watch", "--timeout", "60s"]).status == 0)
         #expect(try await p.sizes()["registry.example/web:3.0"]?.available == 2)
 
+        // restart recreates the stable pods.
+        let before = Date()
+        #expect(try kubectlAviary(path, ["restart", "web", "-n", ns]).status == 0)
+        try await p.wait("the stable pods recreated", timeout: .seconds(60)) { $0.status?.restartedAt != nil && $0.status?.restartedAt == $0.spec.restartAt }
+        let pods: ObjectList<Pod> = try await client.list(.pods, namespace: ns)
+        #expect(pods.items.allSatisfy { ($0.metadata.creationTimestamp?.date ?? .distantPast) >= before.addingTimeInterval(-1) })
+
         let missing = try kubectlAviary(path, ["promote", "nope", "-n", ns])
         #expect(missing.status == 1 && missing.output.contains("rollout 'nope'"), "\(missing.output)")
         await TestCluster.deleteNamespace(ns, client: client)

@@ -27,39 +27,49 @@ struct SetCommand: AsyncParsableCommand {
 }
 
 struct SetImage: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "image", abstract: "Set a container's image: set image NAME CONTAINER=IMAGE.")
+    static let configuration = CommandConfiguration(commandName: "image", abstract: "Set a container's image: set image NAME CONTAINER=IMAGE, or -l SELECTOR CONTAINER=IMAGE.")
     @OptionGroup var cluster: ClusterOptions
     @Option(name: .shortAndLong) var namespace: String?
-    @Argument var name: String
-    @Argument var assignment: String
+    @Option(name: [.customShort("l"), .long], help: "Every Rollout this label selector matches.") var selector: String?
+    @Argument(help: "NAME CONTAINER=IMAGE, or CONTAINER=IMAGE with -l.") var arguments: [String]
 
     func run() async throws {
+        let expected = selector == nil ? 2 : 1
+        guard arguments.count == expected else { throw ValidationError(selector == nil ? "expected NAME CONTAINER=IMAGE" : "expected CONTAINER=IMAGE with -l") }
+        let assignment = arguments.last!
         let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("expected CONTAINER=IMAGE, got \"\(assignment)\"") }
-        let client = try cluster.client()
-        let ns = namespace ?? client.access.namespace
-        let r: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
-        guard case .array(let containers)? = r.spec.template?["spec"]?["containers"],
-              let i = containers.firstIndex(where: { $0["name"]?.stringValue == parts[0] }) else {
-            throw ValidationError("rollout '\(name)' has no container \"\(parts[0])\"")
+        var flags: [String] = selector.map { ["-l", $0] } ?? [arguments[0]]
+        if let namespace { flags += ["-n", namespace] }
+        if let kubeconfig = cluster.kubeconfig { flags += ["--kubeconfig", kubeconfig] }
+        if let context = cluster.context { flags += ["--context", context] }
+        let targets = try Targets.parse(flags)
+        let (client, ns, names) = try await targets.resolve()
+        for name in names {
+            let r: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
+            guard case .array(let containers)? = r.spec.template?["spec"]?["containers"],
+                  let i = containers.firstIndex(where: { $0["name"]?.stringValue == parts[0] }) else {
+                throw ValidationError("rollout '\(name)' has no container \"\(parts[0])\"")
+            }
+            let path = "/spec/template/spec/containers/\(i)/image"
+            let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns, Patch.json([JSONPatchOperation.replace(path, .string(parts[1]))]))
+            print("rollout '\(name)' image updated")
         }
-        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns,
-                                                  .json([.replace("/spec/template/spec/containers/\(i)/image", .string(parts[1]))]))
-        print("rollout '\(name)' image updated")
     }
 }
 
 /// `undo [--to-revision N]`: the template of that revision's ReplicaSet (default: the one before the current).
 struct Undo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Roll back to a previous revision's template.")
-    @OptionGroup var cluster: ClusterOptions
-    @Option(name: .shortAndLong) var namespace: String?
+    @OptionGroup var targets: Targets
     @Option(help: "The revision to go back to (default: the previous one).") var toRevision: Int?
-    @Argument var name: String
 
     func run() async throws {
-        let client = try cluster.client()
-        let ns = namespace ?? client.access.namespace
+        let (client, ns, names) = try await targets.resolve()
+        for name in names { try await undo(name, client: client, ns: ns) }
+    }
+
+    func undo(_ name: String, client: KubeClient, ns: String) async throws {
         let r: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
         let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
         let owned = list.items.filter { $0.metadata.ownerReferences?.contains { $0.uid == r.metadata.uid } == true }

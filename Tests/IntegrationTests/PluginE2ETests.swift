@@ -82,7 +82,7 @@ import Testing
         #expect(get.status == 0 && get.output.contains("Status:         ✔ Healthy") && get.output.contains("registry.example/web:3.0 (stable)"), "\(get.output)")
         let list = try kubectlAviary(path, ["list", "rollouts", "-n", ns])
         #expect(list.output.contains("web   Canary    Healthy  2/2   0           2/2    2        2           2"), "\(list.output)")
-        #expect(try kubectlAviary(path, ["set", "image", "web", "web=registry.example/web:4.0", "-n", ns]).status == 0)
+        #expect(try kubectlAviary(path, ["set", "image", "-l", "train=r1", "web=registry.example/web:4.0", "-n", ns]).status == 0)
         try await p.wait("4.0 at the pause") { $0.status?.phase == .Paused && $0.metadata.generation == $0.status?.observedGeneration }
         let undo = try kubectlAviary(path, ["undo", "web", "-n", ns])
         #expect(undo.status == 0 && undo.output.contains("rolled back to revision 3"), "\(undo.output)")

@@ -46,14 +46,7 @@ import Testing
     }
 
     @Test func theReleaseBinaryRunsInClusterUnderTheDeployRBACAndNoMore() async throws {
-        let version = Process()
-        version.executableURL = URL(fileURLWithPath: try Self.binary)
-        version.arguments = ["--version"]
-        let out = Pipe()
-        version.standardOutput = out
-        try version.run()
-        version.waitUntilExit()
-        #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).hasPrefix("0.1.0"))
+        #expect(try runCommand(try Self.binary, ["--version"]).output.hasPrefix("0.1.0"))
 
         try TestCluster.installCRDs()
         try Self.applyDeploy()

@@ -5,17 +5,7 @@ import Testing
 /// `aviary plan` and `aviary lint`, run as a user runs them: no cluster.
 @Suite struct OfflineCommandTests {
     func aviary(_ args: String...) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try ControllerProcess.debugBinary())
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: TestCluster.repoRoot)
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runCommand(try ControllerProcess.debugBinary(), args)
     }
 
     @Test func planShowsEachStepsPodsAndWeight() throws {

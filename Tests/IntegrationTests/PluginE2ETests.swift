@@ -15,20 +15,10 @@ import Testing
     }
 
     func kubectlAviary(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["kubectl", "aviary"] + args
         var env = ProcessInfo.processInfo.environment
         env["KUBECONFIG"] = try TestCluster.kubeconfigPath
         env["PATH"] = path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try runCommand("/usr/bin/env", ["kubectl", "aviary"] + args, environment: env)
     }
 
     @Test func promoteAbortRetryPauseResumeAndStatusExitCodes() async throws {

@@ -130,3 +130,19 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
     Issue.record("timed out after \(timeout) waiting for \(what)")
     throw CancellationError()
 }
+
+/// Runs a command to its end, stdout and stderr together, from the repository's root.
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    p.currentDirectoryURL = URL(fileURLWithPath: TestCluster.repoRoot)
+    if let environment { p.environment = environment }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}

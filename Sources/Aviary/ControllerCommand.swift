@@ -37,6 +37,14 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Measurements in flight at once, across all AnalysisRuns (the bulkhead). Env: AVIARY_MEASUREMENT_LIMIT.")
     var measurementLimit = Int(env["AVIARY_MEASUREMENT_LIMIT"] ?? "") ?? 30
 
+    @Option(help: ArgumentHelp(
+        "Where analysis providers (prometheus, web) may send requests: host names (prometheus.monitoring.svc), domains (*.monitoring.svc) and networks (10.0.0.0/8, fd00::/8), comma-separated or repeated. Default: anywhere. Env: AVIARY_PROVIDER_ALLOW.",
+        valueName: "list"))
+    var providerAllow: [String] = (env["AVIARY_PROVIDER_ALLOW"] ?? "").split(separator: ",").map(String.init)
+
+    @Option(help: "The largest provider answer kept, in bytes; a larger one is an Error measurement. Env: AVIARY_PROVIDER_MAX_RESPONSE_BYTES.")
+    var providerMaxResponseBytes = Int(env["AVIARY_PROVIDER_MAX_RESPONSE_BYTES"] ?? "") ?? 1 << 20
+
     @Option(help: "Requests per second to the API server (a token bucket). Env: AVIARY_QPS.")
     var qps = Double(env["AVIARY_QPS"] ?? "") ?? 40
 
@@ -71,6 +79,10 @@ struct ControllerCommand: AsyncParsableCommand {
         guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format: \"\(logFormat)\" is not json or text") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: \"\(logLevel)\" is not a level") }
         do { _ = try DurationText.seconds(resync) } catch { throw ValidationError("--resync: \(error)") }
+        do { _ = try providerPolicy() } catch { throw ValidationError("--provider-allow: \(error)") }
+        guard (1...(1 << 30)).contains(providerMaxResponseBytes) else {
+            throw ValidationError("--provider-max-response-bytes: \(providerMaxResponseBytes) is not between 1 and 1073741824")
+        }
         for (flag, value) in [("--metrics-addr", metricsAddr), ("--health-addr", healthAddr)] {
             do { _ = try Endpoint.Address(parsing: value) } catch { throw ValidationError("\(flag): \(error)") }
         }
@@ -100,7 +112,8 @@ struct ControllerCommand: AsyncParsableCommand {
         logger.info("aviary \(AviaryVersion.current) managing Rollouts on \(client.access.server)\(namespace.map { " in namespace \($0)" } ?? "")")
         let controller = RolloutController(client: client, options: .init(
             namespace: namespace, workers: workers, analysisWorkers: analysisWorkers, measurementLimit: measurementLimit,
-            instanceID: instanceId, resync: try DurationText.seconds(resync)), logger: logger)
+            instanceID: instanceId, resync: try DurationText.seconds(resync), providerAllow: try providerPolicy(),
+            providerMaxResponseBytes: providerMaxResponseBytes), logger: logger)
         let elector = leaderElect ? LeaderElector(client: client, config: .init(
             namespace: leaseNamespace(namespace), name: instanceId.map { "aviary-controller-\($0)" } ?? "aviary-controller",
             identity: "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())"), logger: logger) : nil
@@ -114,6 +127,12 @@ struct ControllerCommand: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+
+    /// --provider-allow as a policy; nil when the list is empty (everything allowed).
+    func providerPolicy() throws -> AddressPolicy? {
+        let policy = try AddressPolicy(parsing: providerAllow)
+        return policy.rules.isEmpty ? nil : policy
     }
 
     /// --leader-election-namespace, else --namespace, else $POD_NAMESPACE, else the pod's namespace file, else default.

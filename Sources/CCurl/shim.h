@@ -2,6 +2,11 @@
 #define AVIARY_CCURL_SHIM_H
 #include <curl/curl.h>
 #include <sys/select.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <strings.h>
+#include <stdio.h>
 
 /* Swift cannot call C variadic functions; these typed wrappers pass each
    option's argument with the exact C type curl reads from the va_list. */
@@ -47,6 +52,85 @@ static inline int aviary_multi_waitfds(CURLM *m, struct curl_waitfd *out, int ma
         if (ev) { out[n].fd = fd; out[n].events = ev; out[n].revents = 0; n++; }
     }
     return n;
+}
+
+/* Where a connection is about to go: curl calls the open-socket callback with
+   each address it tries (after DNS, for every redirect or retry), so a check
+   there cannot be bypassed by DNS rebinding. */
+typedef curl_socket_t (*aviary_opensocket_callback)(void *clientp, curlsocktype purpose, struct curl_sockaddr *address);
+static inline CURLcode aviary_easy_setopt_opensocket(CURL *h, aviary_opensocket_callback cb) {
+    return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, cb);
+}
+
+/* The IP address curl is about to connect to: copies 4 (IPv4) or 16 (IPv6)
+   bytes to out and returns that count; 0 for any other family. */
+static inline int aviary_sockaddr_ip(const struct curl_sockaddr *a, unsigned char *out) {
+    if (a->family == AF_INET && a->addrlen >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->addr;
+        memcpy(out, &in->sin_addr, 4);
+        return 4;
+    }
+    if (a->family == AF_INET6 && a->addrlen >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->addr;
+        memcpy(out, &in6->sin6_addr, 16);
+        return 16;
+    }
+    return 0;
+}
+
+/* What curl would do without an open-socket callback. */
+static inline curl_socket_t aviary_open_socket(const struct curl_sockaddr *a) {
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+/* AVIARY_CURL_VERBOSE output, with credentials blanked: every outgoing header
+   line that carries them (Authorization, Proxy-Authorization, Cookie) is
+   printed as "<name>: [redacted]". Bodies are never printed. */
+static inline int aviary_header_is_secret(const char *line, size_t len) {
+    static const char *names[] = { "authorization:", "proxy-authorization:", "cookie:" };
+    for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+        size_t k = strlen(names[n]);
+        if (len >= k && strncasecmp(line, names[n], k) == 0) return (int)k;
+    }
+    return 0;
+}
+
+static inline int aviary_debug_redacting(CURL *h, curl_infotype type, char *data, size_t size, void *user) {
+    (void)h; (void)user;
+    switch (type) {
+    case CURLINFO_TEXT:
+        fprintf(stderr, "* %.*s", (int)size, data);
+        break;
+    case CURLINFO_HEADER_IN:
+    case CURLINFO_HEADER_OUT: {
+        const char *mark = type == CURLINFO_HEADER_IN ? "<" : ">";
+        size_t start = 0;
+        while (start < size) {
+            size_t end = start;
+            while (end < size && data[end] != '\n') end++;
+            size_t len = end - start;
+            int name = aviary_header_is_secret(data + start, len);
+            if (name > 0) {
+                fprintf(stderr, "%s %.*s [redacted]\n", mark, name, data + start);
+            } else if (len > 0) {
+                size_t shown = len;
+                if (shown > 0 && data[start + shown - 1] == '\r') shown--;
+                if (shown > 0) fprintf(stderr, "%s %.*s\n", mark, (int)shown, data + start);
+            }
+            start = end + 1;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
+static inline CURLcode aviary_easy_setopt_redacting_debug(CURL *h) {
+    CURLcode c = curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, aviary_debug_redacting);
+    if (c != CURLE_OK) return c;
+    return curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 }
 
 #endif

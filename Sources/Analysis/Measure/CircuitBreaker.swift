@@ -1,10 +1,14 @@
 import Foundation
 
-/// One circuit per server address. After `threshold` failures in a row the
+/// One circuit per namespace and server address. After `threshold` transport
+/// failures in a row (connect, resolve, TLS, timeout, connection lost) the
 /// circuit opens: measurements against that server fail at once, saying so,
 /// for `coolDown`; then one trial call is let through (half open), and its
 /// outcome closes or reopens the circuit. A dead Prometheus is then asked
-/// once per cool-down, not once per metric per interval.
+/// once per cool-down, not once per metric per interval. Keyed by namespace,
+/// so one tenant's failures never refuse another's measurements, and only
+/// transport failures count: any HTTP answer, even a 400 for a bad query,
+/// shows the server is up.
 public actor CircuitBreaker {
     public let threshold: Int
     public let coolDown: Duration
@@ -16,22 +20,27 @@ public actor CircuitBreaker {
     }
     private var circuits: [String: State] = [:]
     private let clock = ContinuousClock()
+    /// Circuits kept at most; past it, closed and expired ones are forgotten.
+    static let maxCircuits = 10_000
 
     public init(threshold: Int = 5, coolDown: Duration = .seconds(20)) {
-        self.threshold = threshold
+        self.threshold = max(1, threshold)
         self.coolDown = coolDown
     }
 
+    static func key(_ namespace: String, _ address: String) -> String { "\(namespace)/\(address)" }
+
     /// nil when a call may go ahead; otherwise why not.
-    public func refusal(for address: String) -> String? {
-        switch circuits[address] ?? .closed(failures: 0) {
+    public func refusal(for address: String, namespace: String = "") -> String? {
+        let key = Self.key(namespace, address)
+        switch circuits[key] ?? .closed(failures: 0) {
         case .closed:
             return nil
         case .halfOpen:
-            return "circuit open for \(address): a trial request is in flight"
+            return "circuit open for \(address): a trial request is in flight; measurements resume once it answers"
         case .open(let until):
             if clock.now >= until {
-                circuits[address] = .halfOpen
+                circuits[key] = .halfOpen
                 return nil
             }
             let left = clock.now.duration(to: until).components.seconds + 1
@@ -39,16 +48,31 @@ public actor CircuitBreaker {
         }
     }
 
-    public func record(_ address: String, success: Bool) {
+    /// Records a call's outcome: `success` is false only for a transport failure.
+    public func record(_ address: String, namespace: String = "", success: Bool) {
+        let key = Self.key(namespace, address)
         if success {
-            circuits[address] = nil
+            circuits[key] = nil
             return
         }
-        switch circuits[address] ?? .closed(failures: 0) {
+        switch circuits[key] ?? .closed(failures: 0) {
         case .closed(let failures) where failures + 1 < threshold:
-            circuits[address] = .closed(failures: failures + 1)
+            circuits[key] = .closed(failures: failures + 1)
         default:
-            circuits[address] = .open(until: clock.now.advanced(by: coolDown))
+            circuits[key] = .open(until: clock.now.advanced(by: coolDown))
+        }
+        if circuits.count > Self.maxCircuits { prune() }
+    }
+
+    /// Forgets circuits that would let a call through anyway.
+    private func prune() {
+        let now = clock.now
+        circuits = circuits.filter { _, state in
+            switch state {
+            case .closed: return false
+            case .open(let until): return until > now
+            case .halfOpen: return true
+            }
         }
     }
 }

@@ -6,44 +6,64 @@ import Kube
 /// provider (inside the bulkhead, past the circuit breaker, with a timeout),
 /// and judges the result. It never throws: every failure is an Error
 /// measurement with a message that names the server and holds no secret.
+///
+/// Everything it writes is redacted of every secret it read (secretKeyRef
+/// arguments, a provider's bearer token or basic credentials), then cut to
+/// `ValueText.storedLimit`. The bulkhead and the circuit breaker are keyed
+/// by the run's namespace, so one tenant cannot starve or trip another.
 public struct Measurer: Sendable {
     let client: KubeClient
     let bulkhead: Bulkhead
     let breaker: CircuitBreaker
+    let settings: ProviderSettings
 
-    public init(client: KubeClient, bulkhead: Bulkhead, breaker: CircuitBreaker = CircuitBreaker()) {
+    public init(client: KubeClient, bulkhead: Bulkhead, breaker: CircuitBreaker = CircuitBreaker(),
+                settings: ProviderSettings = ProviderSettings()) {
         self.client = client
         self.bulkhead = bulkhead
         self.breaker = breaker
+        self.settings = settings
     }
 
     /// A new measurement (for a job: the started Job, Running).
     public func measure(_ metric: Metric, plan: MetricPlan, run: AnalysisRun, number: Int, now: KubeTime) async -> AnalysisMeasurement {
         var m = AnalysisMeasurement(phase: .Running, startedAt: now)
         var args = Arguments()
+        let namespace = run.metadata.namespace ?? ""
         do {
             args = try await arguments(run)
             if let job = metric.provider.job {
-                let name = try await JobProvider(client: client).start(try args.substitute(job), run: run, metric: metric.name, number: number)
+                // Secret arguments become secretKeyRefs before anything is substituted, so no plaintext enters the Job.
+                let template = try JobSecrets.prepare(job, secrets: JobSecrets.secretRefs(run.spec.args))
+                let name = try await JobProvider(client: client).start(try args.substitute(template), run: run, metric: metric.name, number: number)
                 m.metadata = ["job-name": name]
                 m.message = "job \(name) started"
                 return m
             }
-            let (address, fetch) = try await provider(metric.provider, args: args, namespace: run.metadata.namespace)
-            if let refusal = await breaker.refusal(for: address) { throw ProviderError(refusal) }
-            let result: Result<JSONValue, any Error> = await bulkhead.run { () async -> Result<JSONValue, any Error> in
+            let (address, fetch) = try await provider(metric.provider, args: &args, namespace: run.metadata.namespace)
+            if let refusal = await breaker.refusal(for: address, namespace: namespace) { throw ProviderError(refusal) }
+            let result: Result<JSONValue, any Error> = await bulkhead.run(key: namespace) { () async -> Result<JSONValue, any Error> in
                 do { return .success(try await fetch()) } catch { return .failure(error) }
             }
-            await breaker.record(address, success: (try? result.get()) != nil)
-            judge(&m, value: try result.get(), plan: plan)
+            await breaker.record(address, namespace: namespace, success: !Self.isTransportFailure(result))
+            judge(&m, value: try result.get(), plan: plan, redact: args.redact)
         } catch {
             m.phase = .Error
             m.message = "\(error)"
         }
-        m.message = m.message.map(args.redact)
-        m.value = m.value.map(args.redact)
+        m.message = m.message.map { ValueText.truncated(args.redact($0)) }
+        m.value = m.value.map { ValueText.truncated(args.redact($0)) }
         m.finishedAt = m.phase == .Running ? nil : KubeTime.now()
         return m
+    }
+
+    /// How much of a value a judgement's message repeats.
+    static let shownInMessage = 1024
+
+    /// Only a server that could not be reached counts against its circuit.
+    static func isTransportFailure(_ result: Result<JSONValue, any Error>) -> Bool {
+        guard case .failure(let error) = result else { return false }
+        return (error as? ProviderError)?.transport == true
     }
 
     /// A running Job measurement: done when the Job is.
@@ -63,23 +83,30 @@ public struct Measurer: Sendable {
             m.phase = .Error
             m.message = "job \(job): \(error)"
         }
+        // The Job never held a secret, but what comes back is scrubbed all the same.
+        let args = (try? await arguments(run)) ?? Arguments()
+        m.message = m.message.map { ValueText.truncated(args.redact($0)) }
         m.finishedAt = KubeTime.now()
         return m
     }
 
     /// Conditions decide; messages say which value met which condition.
-    func judge(_ m: inout AnalysisMeasurement, value: JSONValue, plan: MetricPlan) {
+    /// A long value is shown cut to `shownInMessage` bytes in the message
+    /// (redacted first, so the cut never leaves part of a secret), so that
+    /// the condition after it stays readable.
+    func judge(_ m: inout AnalysisMeasurement, value: JSONValue, plan: MetricPlan, redact: (String) -> String = { $0 }) {
         let text = ValueText.format(value)
         m.value = text
+        let shown = ValueText.truncated(redact(text), limit: Self.shownInMessage)
         let (phase, error) = Judgement.measurement(result: value, success: plan.success, failure: plan.failure)
         m.phase = phase
         switch phase {
         case .Failed where plan.failure != nil:
-            m.message = "\(text) met failureCondition \(plan.failureText ?? "")"
+            m.message = "\(shown) met failureCondition \(plan.failureText ?? "")"
         case .Failed:
-            m.message = "\(text) did not satisfy \(plan.successText ?? "")"
+            m.message = "\(shown) did not satisfy \(plan.successText ?? "")"
         case .Inconclusive:
-            m.message = "\(text) met neither successCondition nor failureCondition"
+            m.message = "\(shown) met neither successCondition nor failureCondition"
         case .Error:
             m.message = "\(plan.name): \(error ?? "condition failed")"
         default:
@@ -104,42 +131,47 @@ public struct Measurer: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The address (the circuit's key) and the call, with arguments substituted.
-    func provider(_ p: MetricProvider, args: Arguments, namespace: String?) async throws -> (String, @Sendable () async throws -> JSONValue) {
-        func headers(_ pairs: [HeaderPair]?) throws -> [String] {
-            try (pairs ?? []).map { "\($0.key): \(try args.substitute($0.value))" }
+    /// The address (the circuit's key) and the call, with arguments
+    /// substituted. Credentials read here are added to `args`' secrets, so
+    /// they are redacted like secret arguments.
+    func provider(_ p: MetricProvider, args: inout Arguments, namespace: String?) async throws -> (String, @Sendable () async throws -> JSONValue) {
+        func headers(_ pairs: [HeaderPair]?, _ provider: String, _ args: Arguments) throws -> [String] {
+            try HeaderLines.make(try (pairs ?? []).map { (key: $0.key, value: try args.substitute($0.value)) }, provider: provider)
         }
         if let prom = p.prometheus {
             guard let written = prom.address, case let address = try args.substitute(written), !address.isEmpty else {
-                throw ProviderError("provider.prometheus.address is required")
+                throw ProviderError("prometheus: provider.prometheus.address is required, e.g. http://prometheus.monitoring.svc:9090")
             }
-            var hs = try headers(prom.headers)
+            var hs = try headers(prom.headers, "prometheus", args)
             if let bearer = prom.authentication?.bearer {
-                hs.append("Authorization: Bearer \(try await secret(bearer, namespace: namespace))")
+                let token = try await secret(bearer, namespace: namespace)
+                args.addSecret(token)
+                hs += try HeaderLines.make([(key: "Authorization", value: "Bearer \(token)")], provider: "prometheus authentication.bearer")
             } else if let basic = prom.authentication?.basic {
-                let user = try await basic.usernameSecretKeyRef.asyncMap { try await secret($0, namespace: namespace) } ?? basic.username ?? ""
+                var user = basic.username ?? ""
+                if let ref = basic.usernameSecretKeyRef {
+                    user = try await secret(ref, namespace: namespace)
+                    args.addSecret(user)
+                }
                 let password = try await secret(basic.passwordSecretKeyRef, namespace: namespace)
+                args.addSecret(password)
+                args.addSecret("\(user):\(password)")
                 hs.append("Authorization: Basic \(Data("\(user):\(password)".utf8).base64EncodedString())")
             }
-            let provider = PrometheusProvider(address: address, timeout: .seconds(prom.timeout ?? 30), headers: hs, insecure: prom.insecure ?? false)
+            let provider = PrometheusProvider(address: address, timeout: ProviderTimeout.duration(prom.timeout, default: ProviderTimeout.prometheus),
+                                              headers: hs, insecure: prom.insecure ?? false, settings: settings)
             let query = try args.substitute(prom.query)
             return (provider.address, { try await provider.query(query) })
         }
         if let web = p.web {
             let url = try args.substitute(web.url)
-            let provider = WebProvider(url: url, method: web.method ?? "GET", headers: try headers(web.headers),
+            let provider = WebProvider(url: url, method: web.method ?? "GET", headers: try headers(web.headers, "web", args),
                                        body: try web.body.map(args.substitute), jsonPath: web.jsonPath,
-                                       timeout: .seconds(web.timeoutSeconds ?? 10), insecure: web.insecure ?? false)
+                                       timeout: ProviderTimeout.duration(web.timeoutSeconds, default: ProviderTimeout.web),
+                                       insecure: web.insecure ?? false, settings: settings)
             let server = HTTPRequest(method: "GET", url: url).server
             return (server, { try await provider.fetch() })
         }
         throw ProviderError("no provider: set one of prometheus, web or job")
-    }
-}
-
-extension Optional {
-    func asyncMap<U>(_ f: (Wrapped) async throws -> U) async rethrows -> U? {
-        guard let self else { return nil }
-        return try await f(self)
     }
 }

@@ -26,7 +26,7 @@ public enum JSONPath {
                     wildcard = true
                     current = current.flatMap { v -> [JSONValue] in
                         if case .array(let a) = v { return a }
-                        if case .object(let o) = v { return o.keys.sorted().map { o[$0]! } }
+                        if case .object(let o) = v { return o.sorted { $0.key < $1.key }.map(\.value) }
                         return []
                     }
                 } else if let i = Int(inner) {

@@ -4,8 +4,49 @@ import Kube
 /// A measurement provider's failure, naming where it failed.
 public struct ProviderError: Error, Equatable, Sendable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The server could not be reached or did not answer (resolve, connect,
+    /// TLS, timeout, connection lost): the only failures the circuit breaker
+    /// counts. A 4xx, a bad query or an undecodable answer is the metric's
+    /// fault, not the server's, and must not open the circuit for anyone.
+    public var transport: Bool
+
+    public init(_ message: String, transport: Bool = false) {
+        self.message = message
+        self.transport = transport
+    }
+
     public var description: String { message }
+
+    /// An error from the curl engine as a provider's message, "web at
+    /// http://x: …", saying what to do where there is something to do.
+    /// Anything else (a cancellation) passes through.
+    public static func from(_ error: any Error, provider: String, server: String) -> any Error {
+        switch error {
+        case let failure as TransportFailure:
+            let counted: Set<TransportFailure.Kind> = [.couldNotResolve, .couldNotConnect, .tls, .timedOut, .connectionLost]
+            return ProviderError("\(provider) at \(server): \(failure.description)", transport: counted.contains(failure.kind))
+        case let refused as RequestRefused:
+            let advice: String
+            switch refused.reason {
+            case .scheme, .url: advice = "; write the address as http://host:port or https://host:port"
+            case .address: advice = "; measure through an allowed address, or ask the cluster admin to add this one to --provider-allow"
+            case .method, .header: advice = ""
+            }
+            return ProviderError("\(provider) at \(server): \(refused.message)\(advice)")
+        case let large as ResponseTooLarge:
+            return ProviderError("\(provider) at \(server): response larger than \(large.limit) bytes, so it was dropped; ask for less "
+                                 + "(a narrower query, or an endpoint that returns less), or raise the controller's --provider-max-response-bytes")
+        default:
+            return error
+        }
+    }
+
+    /// A 3xx answer: redirects are never followed, so say where it pointed.
+    static func redirect(provider: String, server: String, status: Int, location: String?) -> ProviderError {
+        let target = location.map { " to \($0)" } ?? ""
+        return ProviderError("\(provider) at \(server): HTTP \(status) redirect\(target) not followed (redirects never are); "
+                             + "set the address to where it points")
+    }
 }
 
 /// Queries Prometheus' HTTP API (`/api/v1/query`) through the same curl engine
@@ -17,12 +58,15 @@ public struct PrometheusProvider: Sendable {
     public var timeout: Duration
     public var headers: [String]
     public var insecure: Bool
+    public var settings: ProviderSettings
 
-    public init(address: String, timeout: Duration = .seconds(30), headers: [String] = [], insecure: Bool = false) {
+    public init(address: String, timeout: Duration = .seconds(ProviderTimeout.prometheus), headers: [String] = [], insecure: Bool = false,
+                settings: ProviderSettings = ProviderSettings()) {
         self.address = address.hasSuffix("/") ? String(address.dropLast()) : address
         self.timeout = timeout
         self.headers = headers
         self.insecure = insecure
+        self.settings = settings
     }
 
     public func query(_ promQL: String) async throws -> JSONValue {
@@ -31,12 +75,17 @@ public struct PrometheusProvider: Sendable {
         let escaped = promQL.addingPercentEncoding(withAllowedCharacters: allowed) ?? promQL
         let request = HTTPRequest(method: "GET", url: "\(address)/api/v1/query?query=\(escaped)",
                                   headers: ["Accept: application/json"] + headers,
-                                  tls: TLSSettings(insecureSkipVerify: insecure), timeout: timeout, connectTimeout: timeout)
+                                  tls: TLSSettings(insecureSkipVerify: insecure), timeout: timeout, connectTimeout: timeout,
+                                  allowedProtocols: HTTPRequest.httpOrHTTPS, maxResponseBytes: settings.maxResponseBytes,
+                                  addressPolicy: settings.allow)
         let response: HTTPResponse
         do {
             response = try await CurlEngine.shared.perform(request)
-        } catch let failure as TransportFailure {
-            throw ProviderError("prometheus at \(address): \(failure.description)")
+        } catch {
+            throw ProviderError.from(error, provider: "prometheus", server: address)
+        }
+        if (300..<400).contains(response.status) {
+            throw ProviderError.redirect(provider: "prometheus", server: address, status: response.status, location: response.headers["location"])
         }
         return try Self.decode(response.body, status: response.status, address: address)
     }

@@ -11,9 +11,10 @@ public struct WebProvider: Sendable {
     public var jsonPath: String?
     public var timeout: Duration
     public var insecure: Bool
+    public var settings: ProviderSettings
 
     public init(url: String, method: String = "GET", headers: [String] = [], body: String? = nil, jsonPath: String? = nil,
-                timeout: Duration = .seconds(10), insecure: Bool = false) {
+                timeout: Duration = .seconds(ProviderTimeout.web), insecure: Bool = false, settings: ProviderSettings = ProviderSettings()) {
         self.url = url
         self.method = method
         self.headers = headers
@@ -21,20 +22,32 @@ public struct WebProvider: Sendable {
         self.jsonPath = jsonPath
         self.timeout = timeout
         self.insecure = insecure
+        self.settings = settings
     }
 
-    public func fetch() async throws -> JSONValue {
+    /// The request this provider sends: checked (scheme, method, headers,
+    /// address policy) before anything is sent.
+    public func request() -> HTTPRequest {
         var request = HTTPRequest(method: method.uppercased(), url: url, headers: ["Accept: application/json"] + headers,
                                   body: body.map { Data($0.utf8) }, tls: TLSSettings(insecureSkipVerify: insecure),
-                                  timeout: timeout, connectTimeout: timeout)
+                                  timeout: timeout, connectTimeout: timeout, allowedProtocols: HTTPRequest.httpOrHTTPS,
+                                  maxResponseBytes: settings.maxResponseBytes, addressPolicy: settings.allow)
         if body != nil, !headers.contains(where: { $0.lowercased().hasPrefix("content-type:") }) {
             request.headers.append("Content-Type: application/json")
         }
+        return request
+    }
+
+    public func fetch() async throws -> JSONValue {
+        let request = request()
         let response: HTTPResponse
         do {
             response = try await CurlEngine.shared.perform(request)
-        } catch let failure as TransportFailure {
-            throw ProviderError("web at \(request.server): \(failure.description)")
+        } catch {
+            throw ProviderError.from(error, provider: "web", server: request.server)
+        }
+        if (300..<400).contains(response.status) {
+            throw ProviderError.redirect(provider: "web", server: request.server, status: response.status, location: response.headers["location"])
         }
         guard (200..<300).contains(response.status) else {
             throw ProviderError("web at \(request.server): HTTP \(response.status)")

@@ -3,7 +3,24 @@ import Kube
 
 /// Folds measurements into a run's status and judges metrics and the run.
 /// Pure: the runner takes measurements, this decides what they mean.
+///
+/// What it stores is bounded, so a run's status never grows past what the
+/// API server accepts, whatever a provider answers or a template asks:
+/// - a measurement's value and message: `ValueText.storedLimit` (4 KiB) each;
+/// - measurements kept per metric: `measurementRetention` (default 10), at
+///   most `maxRetention` (100);
+/// - all measurements of a run together: about `measurementBudget` (512 KiB);
+///   past it the oldest go first (never a metric's latest), then the kept
+///   ones are cut to 256 bytes. Counts always include every measurement.
 public enum RunRecorder {
+    /// The ceiling on `measurementRetention`.
+    public static let maxRetention = 100
+    /// Bytes of measurements (values, messages and about 200 bytes of fields each) a run's status holds at most.
+    public static let measurementBudget = 512 * 1024
+    /// What a kept measurement is cut to when the budget is still exceeded.
+    static let squeezedLimit = 256
+    /// Per metric value in `status.summary`, and the whole summary.
+    static let summaryValueLimit = 256
     /// A new run's status: every metric Pending, the clock started.
     public static func start(_ spec: AnalysisSpec, now: KubeTime) -> AnalysisRunStatus {
         var status = AnalysisRunStatus()
@@ -27,23 +44,26 @@ public enum RunRecorder {
             return results.count - 1
         }()
         var r = results[i]
+        var measurement = measurement
+        measurement.value = measurement.value.map { ValueText.truncated($0) }
+        measurement.message = measurement.message.map { ValueText.truncated($0) }
         var list = r.measurements ?? []
         if let last = list.last, last.phase == .Running, last.startedAt == measurement.startedAt {
             list[list.count - 1] = measurement
         } else {
             list.append(measurement)
         }
-        r.measurements = Array(list.suffix(max(retention, 1)))
+        r.measurements = Array(list.suffix(min(max(retention, 1), maxRetention)))
         if measurement.phase != .Running {
-            r.count = (r.count ?? 0) + 1
+            r.count = plusOne(r.count)
             switch measurement.phase {
-            case .Successful: r.successful = (r.successful ?? 0) + 1
-            case .Failed: r.failed = (r.failed ?? 0) + 1
-            case .Inconclusive: r.inconclusive = (r.inconclusive ?? 0) + 1
-            case .Error: r.error = (r.error ?? 0) + 1
+            case .Successful: r.successful = plusOne(r.successful)
+            case .Failed: r.failed = plusOne(r.failed)
+            case .Inconclusive: r.inconclusive = plusOne(r.inconclusive)
+            case .Error: r.error = plusOne(r.error)
             case .Running, .Pending: break
             }
-            r.consecutiveError = measurement.phase == .Error ? (r.consecutiveError ?? 0) + 1 : 0
+            r.consecutiveError = measurement.phase == .Error ? plusOne(r.consecutiveError) : 0
         }
         var counts = Judgement.Counts()
         counts.successful = r.successful ?? 0
@@ -54,9 +74,49 @@ public enum RunRecorder {
         let done = plan.count.map { (r.count ?? 0) >= $0 } ?? false
         r.phase = Judgement.metric(counts, failureLimit: plan.failureLimit, inconclusiveLimit: plan.inconclusiveLimit,
                                    consecutiveErrorLimit: plan.consecutiveErrorLimit, measurementsDone: done)
-        r.message = explain(r, plan: plan, latest: measurement)
+        r.message = explain(r, plan: plan, latest: measurement).map { ValueText.truncated($0) }
         results[i] = r
+        keepWithinBudget(&results)
         status.metricResults = results
+    }
+
+    /// A count plus one, saturating (a count in a status written by hand may be anything).
+    static func plusOne(_ n: Int?) -> Int {
+        let v = n ?? 0
+        return v == Int.max ? v : max(0, v) + 1
+    }
+
+    /// Roughly what one measurement costs in the status.
+    static func size(_ m: AnalysisMeasurement) -> Int {
+        let metadata = m.metadata?.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 8 } ?? 0
+        return 200 + (m.value?.utf8.count ?? 0) + (m.message?.utf8.count ?? 0) + metadata
+    }
+
+    /// Drops the oldest measurements (from the metric keeping the most, never
+    /// a metric's latest) until the run is within `measurementBudget`; if the
+    /// latest ones alone are over it, cuts their values and messages short.
+    static func keepWithinBudget(_ results: inout [MetricResult]) {
+        var total = results.reduce(0) { sum, r in sum + (r.measurements ?? []).reduce(0) { $0 + size($1) } }
+        guard total > measurementBudget else { return }
+        while total > measurementBudget {
+            var fullest: Int?
+            for (i, r) in results.enumerated() where (r.measurements?.count ?? 0) > 1 {
+                if fullest.map({ (results[$0].measurements?.count ?? 0) < (r.measurements?.count ?? 0) }) ?? true { fullest = i }
+            }
+            guard let i = fullest, let oldest = results[i].measurements?.first else { break }
+            results[i].measurements?.removeFirst()
+            total -= size(oldest)
+        }
+        guard total > measurementBudget else { return }
+        for i in results.indices {
+            results[i].measurements = results[i].measurements?.map { m in
+                var m = m
+                m.value = m.value.map { ValueText.truncated($0, limit: squeezedLimit) }
+                m.message = m.message.map { ValueText.truncated($0, limit: squeezedLimit) }
+                return m
+            }
+            results[i].message = results[i].message.map { ValueText.truncated($0, limit: squeezedLimit) }
+        }
     }
 
     /// Why a metric stands where it does, in the words of the example:
@@ -82,6 +142,20 @@ public enum RunRecorder {
     /// ends it with what there is: unfinished metrics count as Successful.
     public static func finish(_ status: inout AnalysisRunStatus, plans: [MetricPlan], terminate: Bool, now: KubeTime) {
         var results = status.metricResults ?? []
+        // A metric counted out but not judged (its status was rewritten by
+        // someone) is judged now, rather than leaving the run Running forever.
+        for i in results.indices where !results[i].phase.isTerminal && results[i].measurements?.last?.phase != .Running {
+            let r = results[i]
+            guard let plan = plans.first(where: { $0.name == r.name }), let count = plan.count, (r.count ?? 0) >= count else { continue }
+            var counts = Judgement.Counts()
+            counts.successful = r.successful ?? 0
+            counts.failed = r.failed ?? 0
+            counts.inconclusive = r.inconclusive ?? 0
+            counts.error = r.error ?? 0
+            counts.consecutiveErrors = r.consecutiveError ?? 0
+            results[i].phase = Judgement.metric(counts, failureLimit: plan.failureLimit, inconclusiveLimit: plan.inconclusiveLimit,
+                                                consecutiveErrorLimit: plan.consecutiveErrorLimit, measurementsDone: true)
+        }
         if terminate {
             for i in results.indices where !results[i].phase.isTerminal {
                 results[i].phase = .Successful
@@ -117,7 +191,7 @@ public enum RunRecorder {
         status.phase = worst == .Running || worst == .Pending ? .Successful : worst
         if status.completedAt == nil { status.completedAt = now }
         if let bad = real.filter({ $0.phase == status.phase && $0.phase != .Successful }).first {
-            status.message = "\(bad.name): \(bad.message ?? bad.phase.rawValue)"
+            status.message = ValueText.truncated("\(bad.name): \(bad.message ?? bad.phase.rawValue)")
         } else {
             status.message = terminate ? "run terminated" : nil
         }
@@ -128,8 +202,8 @@ public enum RunRecorder {
         let parts = results.map { r -> String in
             let last = r.measurements?.last { $0.phase != .Running }
             let value = last.map { $0.value ?? $0.phase.rawValue } ?? "pending"
-            return "\(r.name)=\(value)"
+            return "\(r.name)=\(ValueText.truncated(value, limit: summaryValueLimit))"
         }
-        return parts.joined(separator: " ")
+        return ValueText.truncated(parts.joined(separator: " "))
     }
 }

@@ -52,13 +52,17 @@ public final class CurlEngine: Sendable {
         _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
     }()
 
-    /// Sends a request and returns the whole response.
+    /// Sends a request and returns the whole response. A request that may not
+    /// be sent (`HTTPRequest.validate`) throws `RequestRefused` before any I/O;
+    /// a body past `maxResponseBytes` throws `ResponseTooLarge`.
     public func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try request.validate()
         let id = nextID.add(1, ordering: .relaxed).oldValue
         let token = CancelToken()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (cont: CheckedContinuation<HTTPResponse, Error>) in
-                submit(.start(Transfer(id: id, request: request, sink: BufferedSink(continuation: cont), token: token)))
+                submit(.start(Transfer(id: id, request: request, sink: BufferedSink(continuation: cont, maxBytes: request.maxResponseBytes),
+                                       token: token)))
             }
         } onCancel: {
             self.cancel(id, token)

@@ -26,6 +26,15 @@ final class Transfer: @unchecked Sendable {
     private var status = 0
     private var headers: [String: String] = [:]
     private var headDelivered = false
+    /// Body bytes handed to the sink so far, for `HTTPRequest.maxResponseBytes`.
+    private var received = 0
+    /// The body went past `maxResponseBytes`; curl was told to stop.
+    private var tooLarge = false
+    /// What `HTTPRequest.target()` said, once checked.
+    private var verdict: AddressPolicy.Verdict = .allowed
+    /// The first address the policy refused, and whether any allowed one was tried.
+    private var refusedAddress: String?
+    private var triedAllowedAddress = false
     /// When bytes last arrived, for `HTTPRequest.idleTimeout`. (curl's own
     /// low-speed check does not fire for a quiet stream on a shared HTTP/2
     /// connection, so the I/O loop checks this instead.)
@@ -53,12 +62,44 @@ final class Transfer: @unchecked Sendable {
         var failed: CURLcode = CURLE_OK
         func check(_ code: CURLcode) { if code != CURLE_OK, failed == CURLE_OK { failed = code } }
 
+        // Checked again here, whoever built the request: nothing unchecked is ever sent.
+        do {
+            verdict = try request.target().verdict
+        } catch {
+            release()
+            throw error
+        }
         check(aviary_easy_setopt_string(h, CURLOPT_URL, request.url))
+        check(aviary_easy_setopt_string(h, CURLOPT_PROTOCOLS_STR, request.allowedProtocols))
+        check(aviary_easy_setopt_string(h, CURLOPT_REDIR_PROTOCOLS_STR, request.allowedProtocols))
+        // A redirect is an answer, never followed: a server cannot send us somewhere else.
+        check(aviary_easy_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0))
+        if let limit = request.maxResponseBytes {
+            // Refuses at once a response whose Content-Length says it is too large.
+            check(aviary_easy_setopt_off(h, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(max(0, limit))))
+        }
+        if request.addressPolicy != nil {
+            // What is checked is what is connected to: no proxy in between.
+            check(aviary_easy_setopt_string(h, CURLOPT_NOPROXY, "*"))
+        }
+        if verdict == .checkAddresses {
+            // A connection of its own, so the check below always runs: a pooled
+            // connection to the same host may have been opened without it.
+            check(aviary_easy_setopt_long(h, CURLOPT_FRESH_CONNECT, 1))
+            check(aviary_easy_setopt_long(h, CURLOPT_FORBID_REUSE, 1))
+            check(aviary_easy_setopt_pointer(h, CURLOPT_OPENSOCKETDATA, me))
+            check(aviary_easy_setopt_opensocket(h) { user, _, address in
+                guard let user, let address else { return CURL_SOCKET_BAD }
+                let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
+                return transfer.openSocket(address)
+            })
+        }
         check(aviary_easy_setopt_long(h, CURLOPT_NOSIGNAL, 1))
         check(aviary_easy_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer))
         check(aviary_easy_setopt_long(h, CURLOPT_HTTP_VERSION, request.http2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1)))
         check(aviary_easy_setopt_long(h, CURLOPT_PIPEWAIT, request.http2 ? 1 : 0))
-        if Self.verbose { check(aviary_easy_setopt_long(h, CURLOPT_VERBOSE, 1)) }
+        // Verbose output goes through a filter that blanks Authorization (and Cookie) headers.
+        if Self.verbose { check(aviary_easy_setopt_redacting_debug(h)) }
         // Through an HTTPS proxy, the proxy's "200 Connection established" is not the answer.
         check(aviary_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1))
         check(aviary_easy_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1))
@@ -68,6 +109,8 @@ final class Transfer: @unchecked Sendable {
         }
         switch request.method {
         case "GET": check(aviary_easy_setopt_long(h, CURLOPT_HTTPGET, 1))
+        // HEAD has no body: NOBODY, or curl would wait for one.
+        case "HEAD": check(aviary_easy_setopt_long(h, CURLOPT_NOBODY, 1))
         default: check(aviary_easy_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method))
         }
         if let body = request.body {
@@ -104,14 +147,16 @@ final class Transfer: @unchecked Sendable {
 
         check(aviary_easy_setopt_pointer(h, CURLOPT_HEADERDATA, me))
         check(aviary_easy_setopt_callback(h, CURLOPT_HEADERFUNCTION) { ptr, size, count, user in
-            let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+            guard let user else { return 0 }
+            let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
             transfer.headerLine(UnsafeRawBufferPointer(start: ptr, count: size * count))
             return size * count
         })
         check(aviary_easy_setopt_pointer(h, CURLOPT_WRITEDATA, me))
         check(aviary_easy_setopt_callback(h, CURLOPT_WRITEFUNCTION) { ptr, size, count, user in
-            let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
-            return transfer.body(UnsafeRawBufferPointer(start: ptr, count: size * count)) ? size * count : aviary_writefunc_pause()
+            guard let user else { return 0 }
+            let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
+            return transfer.body(UnsafeRawBufferPointer(start: ptr, count: size * count))
         })
         if failed != CURLE_OK {
             let detail = String(cString: curl_easy_strerror(failed))
@@ -168,16 +213,45 @@ final class Transfer: @unchecked Sendable {
         sink.receiveHead(status: status, headers: headers)
     }
 
-    private func body(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// What the write callback returns: all bytes taken, curl's pause, or 0
+    /// (a write error, which ends the transfer) once the body passes the limit.
+    private func body(_ bytes: UnsafeRawBufferPointer) -> Int {
         lastActivity = .now
+        if let limit = request.maxResponseBytes, bytes.count > limit - min(received, limit) {
+            tooLarge = true
+            return 0
+        }
         deliverHead()
-        return sink.receive(bytes)
+        guard sink.receive(bytes) else { return aviary_writefunc_pause() }
+        received += bytes.count
+        return bytes.count
+    }
+
+    /// curl is about to connect to `address`: open the socket only if the
+    /// policy allows the address, so DNS answers and retries are all checked.
+    fileprivate func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
+        var raw = [UInt8](repeating: 0, count: 16)
+        let n = raw.withUnsafeMutableBufferPointer { Int(aviary_sockaddr_ip(address, $0.baseAddress)) }
+        guard n == 4 || n == 16, let ip = IPAddress(bytes: Array(raw.prefix(n))), request.addressPolicy?.allows(ip) == true else {
+            if refusedAddress == nil {
+                refusedAddress = IPAddress(bytes: Array(raw.prefix(n))).map(\.description) ?? "of an unknown kind"
+            }
+            return CURL_SOCKET_BAD
+        }
+        triedAllowedAddress = true
+        return aviary_open_socket(address)
     }
 
     /// A curl error as words a person can act on.
-    func failure(for code: CURLcode) -> TransportFailure {
-        let detail = String(cString: errorBuffer).isEmpty ? String(cString: curl_easy_strerror(code)) : String(cString: errorBuffer)
+    func failure(for code: CURLcode) -> any Error {
         let server = request.server
+        if let limit = request.maxResponseBytes, code == CURLE_FILESIZE_EXCEEDED || (code == CURLE_WRITE_ERROR && tooLarge) {
+            return ResponseTooLarge(server: server, limit: limit)
+        }
+        if let address = refusedAddress, !triedAllowedAddress, let policy = request.addressPolicy {
+            return RequestRefused(.address, policy.refusal(address: address))
+        }
+        let detail = String(cString: errorBuffer).isEmpty ? String(cString: curl_easy_strerror(code)) : String(cString: errorBuffer)
         switch code {
         case CURLE_COULDNT_RESOLVE_HOST:
             return TransportFailure(kind: .couldNotResolve, server: server, detail: detail, notSent: true)
@@ -203,9 +277,15 @@ final class Transfer: @unchecked Sendable {
 }
 
 extension Duration {
+    /// Whole milliseconds for curl, saturating: at least 1 (curl reads 0 as
+    /// "no limit") and at most Int32.max (about 24 days), however large the
+    /// duration a user wrote.
     var milliseconds: Int {
         let (s, atto) = components
-        return Int(s) * 1000 + Int(atto / 1_000_000_000_000_000)
+        let ceiling = Int64(Int32.max)
+        guard s >= 0 else { return 1 }
+        guard s < ceiling / 1000 else { return Int(ceiling) }
+        return Int(max(1, s * 1000 + atto / 1_000_000_000_000_000))
     }
 }
 
@@ -219,14 +299,20 @@ final class BufferedSink: TransferSink, @unchecked Sendable {
     let isPaused = false
     func willResume() {}
 
-    init(continuation: CheckedContinuation<HTTPResponse, Error>) {
+    /// The most bytes reserved up front from a Content-Length (the transfer
+    /// enforces `maxResponseBytes`; this only keeps a lying header from
+    /// reserving memory).
+    private let reserveLimit: Int
+
+    init(continuation: CheckedContinuation<HTTPResponse, Error>, maxBytes: Int? = nil) {
         self.continuation = continuation
+        reserveLimit = min(maxBytes ?? Int.max, 256 << 20)
     }
 
     func receiveHead(status: Int, headers: [String: String]) {
         self.status = status
         self.headers = headers
-        if let length = headers["content-length"].flatMap(Int.init), length < 256 << 20 {
+        if let length = headers["content-length"].flatMap(Int.init), length > 0, length <= reserveLimit {
             body.reserveCapacity(length)
         }
     }

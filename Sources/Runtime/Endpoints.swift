@@ -73,10 +73,14 @@ extension Endpoint {
         ], logger: logger)
     }
 
-    /// `/metrics`: swift-metrics' series from the registry, then the per-object ones from the caches.
+    /// `/metrics`: swift-metrics' series from the registry (with help text
+    /// added, see `MetricsText`), then the per-object ones from the caches.
     public static func metrics(address: Address, registry: PrometheusCollectorRegistry, controller: RolloutController, logger: Logger) -> Endpoint {
         Endpoint(name: "metrics", address: address, routes: [
-            "/metrics": { _ in (200, "text/plain; version=0.0.4", registry.emitToString() + controller.objectMetrics()) },
+            "/metrics": { _ in
+                (200, "text/plain; version=0.0.4; charset=utf-8",
+                 MetricsText.body(registry: registry.emitToString(), objects: controller.objectMetrics()))
+            },
         ], logger: logger)
     }
 }

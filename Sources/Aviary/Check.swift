@@ -45,7 +45,7 @@ struct Check: AsyncParsableCommand {
             case .modified(let cm): seen.append("modified(hello=\(cm.data?["hello"] ?? ""))")
             case .deleted: seen.append("deleted")
             case .added: seen.append("added")
-            case .bookmark: continue
+            case .bookmark, .undecodable: continue
             }
             if seen.last == "deleted" { break }
         }

@@ -4,13 +4,13 @@ import Kube
 public enum AnalysisPhase: String, Codable, Sendable, Comparable, CaseIterable {
     case Successful, Running, Pending, Inconclusive, Error, Failed
 
-    private var rank: Int { Self.allCases.firstIndex(of: self)! }
+    private var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
     public static func < (a: AnalysisPhase, b: AnalysisPhase) -> Bool { a.rank < b.rank }
     public var isTerminal: Bool { self == .Successful || self == .Inconclusive || self == .Error || self == .Failed }
 }
 
 /// What an AnalysisRun has measured so far: all a restarted runner needs to go on.
-public struct AnalysisRunStatus: Codable, Sendable, Hashable {
+public struct AnalysisRunStatus: Codable, Sendable, Hashable, StatusRepairs {
     public var phase: AnalysisPhase?
     /// Why the run ended as it did, naming the metric, the value and the condition.
     public var message: String?
@@ -22,8 +22,28 @@ public struct AnalysisRunStatus: Codable, Sendable, Hashable {
     public var runSummary: RunSummary?
     /// dryRun metrics, counted apart: they never decide the run.
     public var dryRunSummary: RunSummary?
+    /// Fields that were present but unreadable, so the next write replaces them.
+    public var repairs = Unrecorded<[String]>([])
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case phase, message, startedAt, completedAt, summary, metricResults, runSummary, dryRunSummary
+    }
+
+    /// Field by field: what does not decode reads as absent (see `LenientReader`).
+    public init(from decoder: Decoder) throws {
+        var r = try LenientReader(decoder, CodingKeys.self)
+        phase = r(.phase)
+        message = r(.message)
+        startedAt = r(.startedAt)
+        completedAt = r(.completedAt)
+        summary = r(.summary)
+        metricResults = r.list(.metricResults)
+        runSummary = r(.runSummary)
+        dryRunSummary = r(.dryRunSummary)
+        repairs = Unrecorded(r.repaired)
+    }
 
     public func result(_ metric: String) -> MetricResult? { metricResults?.first { $0.name == metric } }
 }
@@ -32,11 +52,23 @@ public struct AnalysisRunStatus: Codable, Sendable, Hashable {
 public struct RunSummary: Codable, Sendable, Hashable {
     public var count = 0, successful = 0, failed = 0, inconclusive = 0, error = 0
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case count, successful, failed, inconclusive, error }
+
+    /// Counts read as `LenientReader.count` does: anything but 0…Int32.max is 0, so sums cannot overflow.
+    public init(from decoder: Decoder) throws {
+        var r = try LenientReader(decoder, CodingKeys.self)
+        count = r.count(.count) ?? 0
+        successful = r.count(.successful) ?? 0
+        failed = r.count(.failed) ?? 0
+        inconclusive = r.count(.inconclusive) ?? 0
+        error = r.count(.error) ?? 0
+    }
 }
 
 /// One metric's measurements and counts. The counts cover every measurement
 /// taken; `measurements` keeps only the latest (measurementRetention).
-public struct MetricResult: Codable, Sendable, Hashable {
+public struct MetricResult: Codable, Sendable, Hashable, StatusRepairs {
     public var name: String
     public var phase: AnalysisPhase
     public var measurements: [AnalysisMeasurement]?
@@ -48,10 +80,36 @@ public struct MetricResult: Codable, Sendable, Hashable {
     public var error: Int?
     public var consecutiveError: Int?
     public var dryRun: Bool?
+    public var repairs = Unrecorded<[String]>([])
 
     public init(name: String, phase: AnalysisPhase = .Pending) {
         self.name = name
         self.phase = phase
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, phase, measurements, message, count, successful, failed, inconclusive, error, consecutiveError, dryRun
+    }
+
+    /// A name is required (an entry without one is dropped by the run's status);
+    /// an unreadable phase reads as Pending, and unreadable counts as absent.
+    public init(from decoder: Decoder) throws {
+        var r = try LenientReader(decoder, CodingKeys.self)
+        guard let name: String = r(.name) else {
+            throw DecodingError.keyNotFound(CodingKeys.name, .init(codingPath: decoder.codingPath, debugDescription: "a metric result needs a name"))
+        }
+        self.name = name
+        phase = r(.phase) ?? .Pending
+        measurements = r.list(.measurements)
+        message = r(.message)
+        count = r.count(.count)
+        successful = r.count(.successful)
+        failed = r.count(.failed)
+        inconclusive = r.count(.inconclusive)
+        error = r.count(.error)
+        consecutiveError = r.count(.consecutiveError)
+        dryRun = r(.dryRun)
+        repairs = Unrecorded(r.repaired)
     }
 }
 

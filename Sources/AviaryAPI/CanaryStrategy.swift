@@ -100,17 +100,10 @@ public struct PauseStep: Codable, Sendable, Hashable {
         switch duration {
         case .int(let i):
             guard i >= 0 else { throw PauseDurationError(text: String(i)) }
+            guard i <= Limits.maxDurationSeconds else { throw PauseDurationError(text: String(i), tooLong: true) }
             return i
         case .string(let s):
-            return try Self.parse(s)
-        }
-    }
-
-    static func parse(_ text: String) throws -> Int {
-        do {
-            return Int(try DurationText.seconds(text).rounded(.up))
-        } catch {
-            throw PauseDurationError(text: text)
+            return try DurationText.wholeSeconds(s)
         }
     }
 }

@@ -33,20 +33,28 @@ public enum IntOrString: Codable, Sendable, Hashable, CustomStringConvertible {
     public enum ScaleError: Error, Equatable, CustomStringConvertible {
         case invalid(String)
         public var description: String {
-            switch self { case .invalid(let s): return "\"\(s)\" is neither an integer nor a percentage like 25%" }
+            switch self {
+            case .invalid(let s):
+                return "\"\(s)\" is not an integer from 0 to \(Limits.maxReplicas) nor a percentage from 0% to \(Limits.maxPercent)%"
+            }
         }
     }
 
     /// An absolute count against `total`: a percentage rounds up (maxSurge) or
-    /// down (maxUnavailable), as Deployments do.
+    /// down (maxUnavailable), as Deployments do. Counts above
+    /// `Limits.maxReplicas` and percentages above `Limits.maxPercent` are refused.
     public func scaled(total: Int, roundUp: Bool) throws -> Int {
         switch self {
         case .int(let i):
-            guard i >= 0 else { throw ScaleError.invalid(String(i)) }
+            guard (0...Limits.maxReplicas).contains(i) else { throw ScaleError.invalid(String(i)) }
             return i
         case .string(let s):
-            if let i = Int(s), i >= 0 { return i }
-            guard s.hasSuffix("%"), let pct = Int(s.dropLast()), pct >= 0 else { throw ScaleError.invalid(s) }
+            if let i = Int(s) {
+                guard (0...Limits.maxReplicas).contains(i) else { throw ScaleError.invalid(s) }
+                return i
+            }
+            guard s.hasSuffix("%"), let pct = Int(s.dropLast()), (0...Limits.maxPercent).contains(pct),
+                  (0...Limits.maxReplicas).contains(total) else { throw ScaleError.invalid(s) }
             let product = total * pct
             return roundUp ? (product + 99) / 100 : product / 100
         }

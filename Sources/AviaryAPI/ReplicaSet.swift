@@ -52,7 +52,10 @@ public struct ReplicaSet: KubeObject {
     public var podTemplateHash: String? { metadata.labels?[podTemplateHashLabel] }
     public var desiredReplicas: Int { spec.replicas ?? 1 }
     public var availableReplicas: Int { status?.availableReplicas ?? 0 }
-    public var revision: Int? { metadata.annotations?[revisionAnnotation].flatMap { Int($0) } }
+    /// The revision annotation, when it is a number aviary could have written (anyone may edit an annotation).
+    public var revision: Int? {
+        metadata.annotations?[revisionAnnotation].flatMap { Int($0) }.flatMap { (0...Limits.maxRevision).contains($0) ? $0 : nil }
+    }
     public var templateDigest: String? { metadata.annotations?[templateDigestAnnotation] }
 }
 

@@ -1,5 +1,8 @@
 import Kube
 
+/// The label that shards Rollouts (and their AnalysisRuns) across controllers (`--instance-id`).
+public let instanceIDLabel = "aviary.dev/instance-id"
+
 /// The Rollout resource (aviary.dev/v1alpha1). Spec field names are Argo
 /// Rollouts', so an Argo manifest works after changing only apiVersion.
 public struct Rollout: KubeObject {

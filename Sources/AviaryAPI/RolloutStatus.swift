@@ -2,7 +2,7 @@ import Kube
 
 /// Everything a Rollout has done so far. All progress lives here, so a
 /// restarted controller continues where the last one stopped.
-public struct RolloutStatus: Codable, Sendable, Hashable {
+public struct RolloutStatus: Codable, Sendable, Hashable, StatusRepairs {
     public var observedGeneration: Int64?
     public var phase: RolloutPhase?
     public var message: String?
@@ -33,8 +33,44 @@ public struct RolloutStatus: Codable, Sendable, Hashable {
     public var conditions: [RolloutCondition]?
     public var collisionCount: Int?
     public var restartedAt: KubeTime?
+    /// Fields that were present but unreadable, so the next write replaces them.
+    public var repairs = Unrecorded<[String]>([])
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case observedGeneration, phase, message, currentPodHash, stableRS, currentStepIndex, currentStepHash, pauseConditions
+        case controllerPause, abort, abortedAt, promoteFull, replicas, updatedReplicas, readyReplicas, availableReplicas
+        case selector, canary, blueGreen, conditions, collisionCount, restartedAt
+    }
+
+    /// Field by field: what does not decode reads as absent (see `LenientReader`).
+    public init(from decoder: Decoder) throws {
+        var r = try LenientReader(decoder, CodingKeys.self)
+        observedGeneration = r(.observedGeneration)
+        phase = r(.phase)
+        message = r(.message)
+        currentPodHash = r(.currentPodHash)
+        stableRS = r(.stableRS)
+        currentStepIndex = r.count(.currentStepIndex)
+        currentStepHash = r(.currentStepHash)
+        pauseConditions = r.list(.pauseConditions)
+        controllerPause = r(.controllerPause)
+        abort = r(.abort)
+        abortedAt = r(.abortedAt)
+        promoteFull = r(.promoteFull)
+        replicas = r.count(.replicas)
+        updatedReplicas = r.count(.updatedReplicas)
+        readyReplicas = r.count(.readyReplicas)
+        availableReplicas = r.count(.availableReplicas)
+        selector = r(.selector)
+        canary = r(.canary)
+        blueGreen = r(.blueGreen)
+        conditions = r.list(.conditions)
+        collisionCount = r.count(.collisionCount)
+        restartedAt = r(.restartedAt)
+        repairs = Unrecorded(r.repaired)
+    }
 
     public func condition(_ kind: RolloutCondition.Kind) -> RolloutCondition? {
         conditions?.first { $0.type == kind }

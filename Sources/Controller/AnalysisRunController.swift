@@ -3,6 +3,7 @@ import AviaryAPI
 import Foundation
 import Kube
 import Logging
+import Synchronization
 
 /// Runs AnalysisRuns: takes each metric's measurements when they are due,
 /// judges them, and writes the run's status. It has its own work queue and
@@ -11,6 +12,12 @@ import Logging
 ///
 /// A reconcile: read the run from the cache → `RunSchedule.due` (pure) →
 /// measure what is due, concurrently → `RunRecorder` (pure) → patch status.
+///
+/// Fair across namespaces: a namespace holds at most its `FairShare` of the
+/// workers (the workers split evenly across the namespaces being worked on,
+/// and never more than three quarters of them); a run whose namespace is at
+/// its share is looked at again in `deferral` seconds instead of taking a
+/// worker. Its measurements likewise share the bulkhead fairly (`Bulkhead`).
 public final class AnalysisRunController: Sendable {
     let client: KubeClient
     let runs: Informer<AnalysisRun>
@@ -18,15 +25,29 @@ public final class AnalysisRunController: Sendable {
     let measurer: Measurer
     let workers: Int
     let logger: Logger
+    let shares: Mutex<FairShare>
+    /// Says so on runs that do not decode; its executor's fence closes when leadership is lost.
+    let reporter: UndecodableReporter
     /// How often a running Job measurement is looked at.
     static let jobPoll = 2.0
+    /// How soon a run put back for fairness is looked at again.
+    static let deferral = 0.5
 
-    public init(client: KubeClient, runs: Informer<AnalysisRun>, workers: Int, measurementLimit: Int, logger: Logger) {
+    /// `providerAllow` (`--provider-allow`): where providers may send requests
+    /// (nil: anywhere); `providerMaxResponseBytes` (`--provider-max-response-bytes`):
+    /// the largest provider answer kept.
+    init(client: KubeClient, runs: Informer<AnalysisRun>, workers: Int, measurementLimit: Int,
+                providerAllow: AddressPolicy? = nil, providerMaxResponseBytes: Int = ProviderSettings.defaultMaxResponseBytes,
+                reporter: UndecodableReporter, logger: Logger) {
         self.client = client
+        self.reporter = reporter
         self.runs = runs
         self.workers = workers
         self.logger = logger
-        measurer = Measurer(client: client, bulkhead: Bulkhead(limit: measurementLimit))
+        shares = Mutex(FairShare(limit: max(1, workers)))
+        measurer = Measurer(client: client,
+                            bulkhead: Bulkhead(limit: measurementLimit, perKeyLimit: Bulkhead.fairPerKeyLimit(measurementLimit)),
+                            settings: ProviderSettings(allow: providerAllow, maxResponseBytes: providerMaxResponseBytes))
     }
 
     /// Called for every change of a run (the Rollout controller's informer feeds it).
@@ -36,9 +57,16 @@ public final class AnalysisRunController: Sendable {
         Task { await queue.add(key) }
     }
 
+    /// A run that does not decode: its worker says so on it.
+    func undecodableChanged(_ u: Undecodable) {
+        let key = Informer<AnalysisRun>.key(namespace: u.metadata.namespace, name: u.metadata.name ?? "")
+        Task { await queue.add(key) }
+    }
+
     /// Workers until cancelled; call once the runs informer has synced.
     func run() async {
         for r in runs.all() { runChanged(r) }
+        for u in runs.allUndecodable() { undecodableChanged(u) }
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, workers) { group.addTask { await self.work() } }
             await withTaskCancellationHandler {
@@ -53,9 +81,19 @@ public final class AnalysisRunController: Sendable {
         await queue.work(logger: logger, timer: ControllerMetrics.analysisReconcile, errors: ControllerMetrics.analysisReconcileErrors) { try await reconcile($0) }
     }
 
-    /// One pass over a run. Returns when to look again.
+    /// One pass over a run, within its namespace's fair share of the workers. Returns when to look again.
     func reconcile(_ key: String) async throws -> Double? {
-        guard let run = runs.get(key), run.metadata.deletionTimestamp == nil else { return nil }
+        let namespace = key.contains("/") ? String(key.prefix { $0 != "/" }) : ""
+        guard shares.withLock({ $0.take(namespace) }) else { return Self.deferral }
+        defer { shares.withLock { $0.give(namespace) } }
+        return try await reconcileRun(key)
+    }
+
+    func reconcileRun(_ key: String) async throws -> Double? {
+        guard let run = runs.get(key), run.metadata.deletionTimestamp == nil else {
+            if let u = runs.undecodable(key), u.metadata.deletionTimestamp == nil { try await reporter.run(u) }
+            return nil
+        }
         let old = run.status ?? AnalysisRunStatus()
         if old.phase?.isTerminal == true, old.completedAt != nil { return nil }
         let now = KubeTime.now()
@@ -67,13 +105,15 @@ public final class AnalysisRunController: Sendable {
         } catch {
             // A bad template never crashes: the run ends in Error and says where.
             status.phase = .Error
-            status.message = "\(error)"
+            status.message = ValueText.truncated("\(error)")
             status.completedAt = now
             try await write(status, of: run)
             return nil
         }
 
         if run.spec.terminate != true {
+            // A follower that lost the Lease starts no measurement (a Job measurement creates a Job).
+            try reporter.executor.fence.check()
             let (work, next) = RunSchedule.due(plans, status: status, now: now)
             let taken = await measure(work, plans: plans, run: run, status: status, now: now)
             for (name, m) in taken {
@@ -85,8 +125,8 @@ public final class AnalysisRunController: Sendable {
             try await write(status, of: run)
             guard status.phase?.isTerminal != true else { return nil }
             let jobRunning = status.metricResults?.contains { $0.measurements?.last?.phase == .Running } ?? false
-            let wake = next.map { Double($0 - KubeTime.now().secondsSinceEpoch) }
-            return [wake, jobRunning ? Self.jobPoll : nil].compactMap { $0 }.min().map { max($0, 0.2) }
+            let wake = next.map { Double($0) - Double(KubeTime.now().secondsSinceEpoch) }
+            return [wake, jobRunning ? Self.jobPoll : nil].compactMap { $0 }.min().map { min(max($0, 0.2), 86_400) }
         }
         RunRecorder.finish(&status, plans: plans, terminate: true, now: now)
         try await write(status, of: run)
@@ -103,7 +143,8 @@ public final class AnalysisRunController: Sendable {
                     case .measure(let name):
                         guard let metric = run.spec.metrics.first(where: { $0.name == name }),
                               let plan = plans.first(where: { $0.name == name }) else { return nil }
-                        let number = (status.result(name)?.count ?? 0) + 1
+                        let taken = status.result(name)?.count ?? 0
+                        let number = taken < Int.max ? max(0, taken) + 1 : taken
                         return (name, await measurer.measure(metric, plan: plan, run: run, number: number, now: now))
                     case .resume(let name, let running):
                         let m = await measurer.resume(running, run: run)
@@ -119,7 +160,9 @@ public final class AnalysisRunController: Sendable {
 
     /// Patches only what changed, guarded by the resourceVersion read.
     func write(_ status: AnalysisRunStatus, of run: AnalysisRun) async throws {
-        let before = try JSONValue(encoding: run.status ?? AnalysisRunStatus())
+        try reporter.executor.fence.check()
+        let read = run.status ?? AnalysisRunStatus()
+        let before = try JSONValue.patchBase(read, repaired: read.repairs.value)
         let after = try JSONValue(encoding: status)
         guard let diff = JSONValue.mergePatch(from: before, to: after) else { return }
         let patch: JSONValue = ["metadata": ["resourceVersion": .string(run.metadata.resourceVersion ?? "")], "status": diff]

@@ -9,11 +9,14 @@ import Rollouts
 public struct Executor: Sendable {
     let client: KubeClient
     let logger: Logger
+    /// Closed when leadership is lost: no write goes out after that.
+    let fence: WriteFence
     public static let component = "aviary-controller"
 
-    public init(client: KubeClient, logger: Logger) {
+    public init(client: KubeClient, logger: Logger, fence: WriteFence = WriteFence()) {
         self.client = client
         self.logger = logger
+        self.fence = fence
     }
 
     /// Where the API's answers to our writes go at once (the informer caches),
@@ -40,6 +43,7 @@ public struct Executor: Sendable {
         let ns = rollout.metadata.namespace
         var events: [Rollouts.Event] = []
         for action in plan.actions {
+            try fence.check()
             switch action {
             case .createReplicaSet(let rs):
                 do {
@@ -89,12 +93,13 @@ public struct Executor: Sendable {
                 events.append(event)
             }
         }
+        try fence.check()
         if let written = try await writeStatus(plan.status, of: rollout) { caches.rollout(written) }
         // Events go out on their own: best effort, and not worth holding a worker
         // (at 100 Rollouts updated at once this halves the slowest reconciles).
         if !events.isEmpty {
             Task { [self] in
-                for event in events { await record(event, about: rollout) }
+                for event in events { await record(event, about: rollout.metadata, step: rollout.status?.currentStepIndex) }
             }
         }
     }
@@ -104,7 +109,8 @@ public struct Executor: Sendable {
     /// API answers 409 and the reconcile runs again on fresh state, so no
     /// field another client set is lost.
     func writeStatus(_ status: RolloutStatus, of rollout: Rollout) async throws -> Rollout? {
-        let before = try JSONValue(encoding: rollout.status ?? RolloutStatus())
+        let read = rollout.status ?? RolloutStatus()
+        let before = try JSONValue.patchBase(read, repaired: read.repairs.value)
         let after = try JSONValue(encoding: status)
         guard let diff = JSONValue.mergePatch(from: before, to: after) else { return nil }
         let patch: JSONValue = ["metadata": ["resourceVersion": .string(rollout.metadata.resourceVersion ?? "")], "status": diff]
@@ -113,16 +119,17 @@ public struct Executor: Sendable {
     }
 
     /// Events are best effort: a failure is logged, never fails the reconcile.
-    func record(_ event: Rollouts.Event, about rollout: Rollout) async {
+    func record(_ event: Rollouts.Event, about meta: ObjectMeta, step: Int? = nil) async {
+        guard fence.isOpen else { return }
         let now = JSONValue.string(KubeTime.now().description)
-        let name = "\(rollout.metadata.name ?? "rollout").\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        let name = "\(meta.name ?? "rollout").\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
         let body: JSONValue = [
             "apiVersion": "v1", "kind": "Event",
-            "metadata": ["name": .string(name), "namespace": .string(rollout.metadata.namespace ?? "default")],
+            "metadata": ["name": .string(name), "namespace": .string(meta.namespace ?? "default")],
             "involvedObject": [
-                "apiVersion": .string(Rollout.apiVersion), "kind": "Rollout", "name": .string(rollout.metadata.name ?? ""),
-                "namespace": .string(rollout.metadata.namespace ?? ""), "uid": .string(rollout.metadata.uid ?? ""),
-                "resourceVersion": .string(rollout.metadata.resourceVersion ?? ""),
+                "apiVersion": .string(Rollout.apiVersion), "kind": "Rollout", "name": .string(meta.name ?? ""),
+                "namespace": .string(meta.namespace ?? ""), "uid": .string(meta.uid ?? ""),
+                "resourceVersion": .string(meta.resourceVersion ?? ""),
             ],
             "reason": .string(event.reason), "message": .string(event.message),
             "type": event.warning ? "Warning" : "Normal",
@@ -131,13 +138,13 @@ public struct Executor: Sendable {
             "reportingComponent": .string(Self.component),
         ]
         do {
-            let _: JSONValue = try await client.create(.events, body, namespace: rollout.metadata.namespace)
+            let _: JSONValue = try await client.create(.events, body, namespace: meta.namespace)
         } catch {
-            logger.warning("cannot record event \(event.reason) for \(rollout.metadata.namespace ?? "")/\(rollout.metadata.name ?? ""): \(error)")
+            logger.warning("cannot record event \(event.reason) for \(meta.namespace ?? "")/\(meta.name ?? ""): \(error)")
         }
-        var metadata: Logger.Metadata = ["namespace": "\(rollout.metadata.namespace ?? "")", "rollout": "\(rollout.metadata.name ?? "")",
+        var metadata: Logger.Metadata = ["namespace": "\(meta.namespace ?? "")", "rollout": "\(meta.name ?? "")",
                                          "reason": "\(event.reason)"]
-        if let step = rollout.status?.currentStepIndex { metadata["step"] = "\(step)" }
+        if let step { metadata["step"] = "\(step)" }
         logger.info("\(event.message)", metadata: metadata)
     }
 }

@@ -9,6 +9,8 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
 
     private struct Store {
         var objects: [String: T] = [:]
+        /// Objects that do not decode as T, by key: named, with the field that is wrong.
+        var undecodable: [String: Undecodable] = [:]
         var index: [String: Set<String>] = [:]
         var synced = false
         /// Recently deleted keys and the version they were deleted at, so a
@@ -28,6 +30,12 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
         init(_ call: @escaping Handler) { self.call = call }
     }
     private let handler: Mutex<HandlerBox?> = Mutex(nil)
+    public typealias UndecodableHandler = @Sendable (_ object: Undecodable, _ deleted: Bool) -> Void
+    private final class UndecodableBox: Sendable {
+        let call: UndecodableHandler
+        init(_ call: @escaping UndecodableHandler) { self.call = call }
+    }
+    private let undecodableHandler: Mutex<UndecodableBox?> = Mutex(nil)
     private let logger: Logger
 
     /// - Parameter index: keys under which `byIndex` finds an object (e.g. its owner's UID).
@@ -46,7 +54,15 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
         handler.withLock { $0 = box }
     }
 
+    /// Called when an object turns out not to decode (or such an object goes away).
+    public func onUndecodable(_ h: @escaping UndecodableHandler) {
+        let box = UndecodableBox(h)
+        undecodableHandler.withLock { $0 = box }
+    }
+
     public var hasSynced: Bool { cache.withLock { $0.synced } }
+    public func undecodable(_ key: String) -> Undecodable? { cache.withLock { $0.undecodable[key] } }
+    public func allUndecodable() -> [Undecodable] { cache.withLock { Array($0.undecodable.values) } }
     public var count: Int { cache.withLock { $0.objects.count } }
 
     public func get(_ key: String) -> T? { cache.withLock { $0.objects[key] } }
@@ -65,6 +81,7 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
                 case .replaced(let items, _): replace(items)
                 case .added(let o), .modified(let o): upsert(o)
                 case .deleted(let o): remove(o)
+                case .undecodable(let u, let deleted): undecodable(u, deleted: deleted)
                 }
             }
         } catch {
@@ -107,6 +124,7 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
                 changes.append((s.objects[k], o))
             }
             s.objects = fresh
+            s.undecodable = [:]
             s.index = [:]
             s.tombstones = [:]
             if let indexKeys {
@@ -129,15 +147,34 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
             }
             if let old, let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
             s.objects[k] = o
+            s.undecodable[k] = nil
             if let indexKeys { for i in indexKeys(o) { s.index[i, default: []].insert(k) } }
             return (old, true)
         }
         if applied { handler.withLock { $0 }?.call(old, o) }
     }
 
+    /// An object that no longer decodes: its last good version is dropped (it
+    /// is stale, and acting on it would be wrong), and it is kept by name.
+    private func undecodable(_ u: Undecodable, deleted: Bool) {
+        let k = Self.key(namespace: u.metadata.namespace, name: u.metadata.name ?? "")
+        cache.withLock { s in
+            if let old = s.objects.removeValue(forKey: k), let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
+            if deleted {
+                s.undecodable[k] = nil
+                if s.tombstones.count > 10_000 { s.tombstones = [:] }
+                s.tombstones[k] = Int(u.metadata.resourceVersion ?? "") ?? Int.max
+            } else {
+                s.undecodable[k] = u
+            }
+        }
+        undecodableHandler.withLock { $0 }?.call(u, deleted)
+    }
+
     private func remove(_ o: T) {
         let k = Self.key(o)
         let old: T? = cache.withLock { s in
+            s.undecodable[k] = nil
             if s.tombstones.count > 10_000 { s.tombstones = [:] }
             s.tombstones[k] = Int(o.metadata.resourceVersion ?? "") ?? Int.max
             guard let old = s.objects.removeValue(forKey: k) else { return nil }

@@ -24,19 +24,26 @@ public final class RolloutController: Sendable {
         public var instanceID: String?
         /// Look at every Rollout again this often (seconds; 0: never), whatever the watches say.
         public var resync: Double
+        /// `--provider-allow`: where analysis providers may send requests; nil: anywhere.
+        public var providerAllow: AddressPolicy?
+        /// `--provider-max-response-bytes`: a larger provider answer is an Error measurement.
+        public var providerMaxResponseBytes: Int
         public init(namespace: String? = nil, workers: Int = 10, analysisWorkers: Int = 10, measurementLimit: Int = 30,
-                    instanceID: String? = nil, resync: Double = 0) {
+                    instanceID: String? = nil, resync: Double = 0, providerAllow: AddressPolicy? = nil,
+                    providerMaxResponseBytes: Int = 1 << 20) {
             self.namespace = namespace
             self.workers = workers
             self.analysisWorkers = analysisWorkers
             self.measurementLimit = measurementLimit
             self.instanceID = instanceID
             self.resync = resync
+            self.providerAllow = providerAllow
+            self.providerMaxResponseBytes = providerMaxResponseBytes
         }
     }
 
     /// The label that shards Rollouts across controllers (`--instance-id`).
-    public static let instanceIDLabel = "aviary.dev/instance-id"
+    public static let instanceIDLabel = AviaryAPI.instanceIDLabel
     static func rolloutSelector(_ instanceID: String?) -> String {
         instanceID.map { "\(instanceIDLabel)=\($0)" } ?? "!\(instanceIDLabel)"
     }
@@ -57,6 +64,10 @@ public final class RolloutController: Sendable {
     let runner: AnalysisRunController
     let queue = WorkQueue()
     let executor: Executor
+    /// Closed when leadership is lost (`stopLeading`): no write goes out after that.
+    public let fence = WriteFence()
+    /// Says so on objects that do not decode.
+    let reporter: UndecodableReporter
     var caches: Executor.Caches {
         Executor.Caches(replicaSet: { [replicaSets] in replicaSets.store($0) }, service: { [services] in services.store($0) },
                         rollout: { [rollouts] in rollouts.store($0) }, analysisRun: { [analysisRuns] in analysisRuns.store($0) })
@@ -99,13 +110,18 @@ public final class RolloutController: Sendable {
         services = Informer(Reflector(client: client, resource: .services, namespace: ns))
         pods = Informer(Reflector(client: client, resource: .pods, namespace: ns, labelSelector: podTemplateHashLabel),
                         index: { [($0.metadata.namespace ?? "") + "/" + ($0.metadata.labels?[podTemplateHashLabel] ?? "")] })
-        analysisRuns = Informer(Reflector(client: client, resource: AnalysisRun.resource, namespace: ns), index: { Self.controllerUID($0.metadata) })
+        // Runs carry their Rollout's shard label, so a sharded controller runs only its own.
+        analysisRuns = Informer(Reflector(client: client, resource: AnalysisRun.resource, namespace: ns,
+                                          labelSelector: Self.rolloutSelector(options.instanceID)),
+                                index: { Self.controllerUID($0.metadata) })
         templates = Informer(Reflector(client: client, resource: AnalysisTemplate.resource, namespace: ns),
                              index: { ["ns:\($0.metadata.namespace ?? "")"] })
         clusterTemplates = ns == nil ? Informer(Reflector(client: client, resource: AnalysisTemplate.clusterResource)) : nil
+        executor = Executor(client: client, logger: logger, fence: fence)
+        reporter = UndecodableReporter(client: client, executor: executor, logger: logger)
         runner = AnalysisRunController(client: client, runs: analysisRuns, workers: options.analysisWorkers,
-                                       measurementLimit: options.measurementLimit, logger: logger)
-        executor = Executor(client: client, logger: logger)
+                                       measurementLimit: options.measurementLimit, providerAllow: options.providerAllow,
+                                       providerMaxResponseBytes: options.providerMaxResponseBytes, reporter: reporter, logger: logger)
     }
 
     /// True once every cache has been filled (what /readyz reports).
@@ -127,6 +143,17 @@ public final class RolloutController: Sendable {
         analysisRuns.onChange { [weak self] old, new in self?.analysisRunChanged(new ?? old) }
         templates.onChange { [weak self] old, new in self?.templateChanged(new ?? old) }
         clusterTemplates?.onChange { [weak self] old, new in self?.templateChanged(new ?? old) }
+        // Objects that do not decode: their Rollout looks again, to say so.
+        rollouts.onUndecodable { [queue] u, deleted in
+            guard !deleted else { return }
+            Task { await queue.add(Informer<Rollout>.key(namespace: u.metadata.namespace, name: u.metadata.name ?? "")) }
+        }
+        analysisRuns.onUndecodable { [weak self] u, deleted in
+            if !deleted { self?.runner.undecodableChanged(u) }
+            self?.ownerChanged(u.metadata)
+        }
+        templates.onUndecodable { [weak self] u, _ in self?.templatesChanged(namespace: u.metadata.namespace) }
+        clusterTemplates?.onUndecodable { [weak self] _, _ in self?.templatesChanged(namespace: nil) }
 
         try await withThrowingTaskGroup(of: Void.self) { informers in
             informers.addTask { await self.rollouts.run() }
@@ -158,6 +185,12 @@ public final class RolloutController: Sendable {
             }
             informers.cancelAll()
         }
+    }
+
+    /// Leadership is gone: no write goes out from now on, and no new work is taken.
+    public func stopLeading() async {
+        fence.close()
+        await shutDown()
     }
 
     /// Stops taking new work; `run()` returns once in-flight reconciles are done.
@@ -200,8 +233,13 @@ public final class RolloutController: Sendable {
     func analysisRunChanged(_ run: AnalysisRun?) {
         guard let run else { return }
         runner.runChanged(run)
-        if let owner = run.metadata.ownerReferences?.first(where: { $0.controller == true }), owner.kind == "Rollout" {
-            let key = Informer<Rollout>.key(namespace: run.metadata.namespace, name: owner.name)
+        ownerChanged(run.metadata)
+    }
+
+    /// Something a Rollout owns changed: that Rollout looks again.
+    func ownerChanged(_ meta: ObjectMeta) {
+        if let owner = meta.ownerReferences?.first(where: { $0.controller == true }), owner.kind == "Rollout" {
+            let key = Informer<Rollout>.key(namespace: meta.namespace, name: owner.name)
             Task { await queue.add(key) }
         }
     }
@@ -209,7 +247,12 @@ public final class RolloutController: Sendable {
     /// A template changed: the Rollouts that could reference it look again (a fixed template clears InvalidSpec).
     func templateChanged(_ template: AnalysisTemplate?) {
         guard let template else { return }
-        let affected = template.metadata.namespace.map { rollouts.byIndex("ns:\($0)") } ?? rollouts.all()
+        templatesChanged(namespace: template.metadata.namespace)
+    }
+
+    /// Templates of a namespace (nil: cluster-wide ones) changed.
+    func templatesChanged(namespace: String?) {
+        let affected = namespace.map { rollouts.byIndex("ns:\($0)") } ?? rollouts.all()
         for r in affected {
             let key = Informer<Rollout>.key(r)
             Task { await queue.add(key) }
@@ -222,7 +265,10 @@ public final class RolloutController: Sendable {
 
     /// One reconcile. Returns when to look again, if a timer is due.
     func reconcile(_ key: String) async throws -> Double? {
-        guard let rollout = rollouts.get(key), let uid = rollout.metadata.uid else { return nil }
+        guard let rollout = rollouts.get(key), let uid = rollout.metadata.uid else {
+            if let u = rollouts.undecodable(key), u.metadata.deletionTimestamp == nil { try await reporter.rollout(u) }
+            return nil
+        }
         if rollout.metadata.deletionTimestamp != nil { return nil }
         let ns = rollout.metadata.namespace
         let owned = replicaSets.byIndex(uid)
@@ -239,12 +285,20 @@ public final class RolloutController: Sendable {
         // Templates are read only by a Rollout that uses analysis.
         let usesAnalysis = canary?.analysis != nil || canary?.steps?.contains { $0.analysis != nil } == true
             || bg?.prePromotionAnalysis != nil || bg?.postPromotionAnalysis != nil
+        func reasons(_ list: [Undecodable], namespace: String?) -> [String: String] {
+            Dictionary(list.filter { $0.metadata.namespace == namespace }.map { ($0.metadata.name ?? "", $0.error) }, uniquingKeysWith: { a, _ in a })
+        }
         let catalog = usesAnalysis ? TemplateCatalog(
             namespaced: Dictionary(templates.byIndex("ns:\(ns ?? "")").map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a }),
-            cluster: Dictionary((clusterTemplates?.all() ?? []).map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a }))
+            cluster: Dictionary((clusterTemplates?.all() ?? []).map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a }),
+            undecodableNamespaced: reasons(templates.allUndecodable(), namespace: ns),
+            undecodableCluster: reasons(clusterTemplates?.allUndecodable() ?? [], namespace: nil))
             : TemplateCatalog()
+        // Owned runs that cannot be read stand in as runs in Error (the runner tells the run itself).
+        let unreadableRuns = analysisRuns.allUndecodable().filter { Self.controllerUID($0.metadata) == [uid] }
         let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, pods: rolloutPods,
-                               analysisRuns: analysisRuns.byIndex(uid), templates: catalog, now: KubeTime.now())
+                               analysisRuns: analysisRuns.byIndex(uid) + unreadableRuns.map(UndecodableReporter.standIn(for:)), templates: catalog,
+                               now: KubeTime.now())
         let plan = RolloutPlanner.plan(view)
         try await executor.apply(plan, to: rollout, caches: caches)
         return plan.requeueAfter

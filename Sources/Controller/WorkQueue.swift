@@ -52,10 +52,15 @@ public actor WorkQueue {
     }
 
     /// Adds the key after `seconds`. A key has one pending wake-up: the sooner one wins.
+    /// The longest a requeue waits: a day. Whatever a plan asks for, it is looked at again by then.
+    public static let maxDelay = 86_400.0
+
     public func add(_ key: String, after seconds: Double) {
         guard !shuttingDown else { return }
-        guard seconds > 0 else { return add(key) }
-        let due = ContinuousClock.now + .seconds(seconds)
+        guard seconds > 0 else { return add(key) }  // NaN too
+        // Look again at least daily: a wait computed from user data can be any size, and a clock
+        // deadline past Int64 seconds would trap.
+        let due = ContinuousClock.now + .seconds(min(seconds, WorkQueue.maxDelay))
         if let pending = timers[key] {
             if pending.due <= due { return }
             pending.task.cancel()

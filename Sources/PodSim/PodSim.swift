@@ -63,6 +63,8 @@ struct PodSim: AsyncParsableCommand {
                     case .deleted(let pod):
                         await marker.forget(pod)
                         await traffic.forget(pod)
+                    case .undecodable(let u, _):
+                        logger.warning("pod \(u.metadata.namespace ?? "")/\(u.metadata.name ?? "") does not decode: \(u.error)")
                     }
                 }
             }

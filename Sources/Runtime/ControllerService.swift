@@ -17,6 +17,13 @@ public struct ControllerService: Service {
     }
 
     public func run() async throws {
+        // Losing the Lease closes the write fence at once (a reconcile in flight
+        // makes no further change) and stops taking work; run() then ends with
+        // the loss as its error, and the pod restarts as a follower.
+        elector?.onLoss { [controller] _ in
+            controller.fence.close()
+            Task { await controller.shutDown() }
+        }
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if let elector {

@@ -30,7 +30,8 @@ public final class LeaderElector: Sendable {
     }
 
     public struct LostLeadership: Error, CustomStringConvertible {
-        public var description: String { "lost the leader lease: could not renew it within the renew deadline" }
+        public var reason: String
+        public var description: String { "lost the leader lease: \(reason)" }
     }
 
     private struct State {
@@ -47,9 +48,17 @@ public final class LeaderElector: Sendable {
     private let state = Mutex(State())
     private let clock = ContinuousClock()
     private let leaderGauge = Gauge(label: "aviary_leader")
+    private final class LossBox: Sendable {
+        let call: @Sendable (LostLeadership) -> Void
+        init(_ call: @escaping @Sendable (LostLeadership) -> Void) { self.call = call }
+    }
+    private let lossHandler = Mutex<LossBox?>(nil)
 
+    /// - Parameter client: the controller's client; the elector talks through a
+    ///   copy with its own rate limiter, no retries and short timeouts, so a
+    ///   renewal never waits behind reconcile traffic or a retry loop.
     public init(client: KubeClient, config: Config, logger: Logger) {
-        self.client = client
+        self.client = client.withOwnBudget(qps: 5, burst: 10, retry: .none, requestTimeout: config.retryPeriod)
         self.config = config
         self.logger = logger
         leaderGauge.record(0)
@@ -89,23 +98,48 @@ public final class LeaderElector: Sendable {
         }
     }
 
+    /// Told (once) the moment this instance stops leading, before `run` throws:
+    /// the controller stops its workers and fences its writes there.
+    public func onLoss(_ handler: @escaping @Sendable (LostLeadership) -> Void) {
+        let box = LossBox(handler)
+        lossHandler.withLock { $0 = box }
+    }
+
     private func loop() async throws {
         while !Task.isCancelled {
             if isLeader {
-                if await renew() {
-                    state.withLock { $0.lastRenew = clock.now }
-                } else if let last = state.withLock({ $0.lastRenew }), clock.now - last > config.renewDeadline {
-                    state.withLock { $0.leading = false }
-                    leaderGauge.record(0)
-                    logger.error("\(LostLeadership())")
-                    throw LostLeadership()
+                // Every attempt must end before the renew deadline: a hung API
+                // server cannot keep a leader that has not renewed leading.
+                let deadline = (state.withLock { $0.lastRenew } ?? clock.now) + config.renewDeadline
+                let remaining = clock.now.duration(to: deadline)
+                guard remaining > .zero else {
+                    throw lose("could not renew it within the renew deadline (\(config.renewDeadline))")
                 }
-                try await Task.sleep(for: config.retryPeriod)
+                switch await renew(timeout: min(remaining, config.retryPeriod)) {
+                case .renewed:
+                    state.withLock { $0.lastRenew = clock.now }
+                case .heldBy(let other):
+                    throw lose("the Lease is now held by \"\(other)\"")
+                case .failed:
+                    break
+                }
+                let next = (state.withLock { $0.lastRenew } ?? clock.now) + config.renewDeadline
+                try await Task.sleep(for: max(.milliseconds(50), min(config.retryPeriod, clock.now.duration(to: next))))
             } else {
                 if await tryAcquire() { continue }
                 await sleepOrWake(config.retryPeriod)
             }
         }
+    }
+
+    /// Stops leading at once: the gauge, the flag writes are fenced by, and the handler.
+    private func lose(_ reason: String) -> LostLeadership {
+        let lost = LostLeadership(reason: reason)
+        state.withLock { $0.leading = false }
+        leaderGauge.record(0)
+        logger.error("\(lost); stopping work")
+        lossHandler.withLock { $0 }?.call(lost)
+        return lost
     }
 
     /// One attempt to take the lease: free, released, expired, or already ours.
@@ -124,7 +158,7 @@ public final class LeaderElector: Sendable {
             let now = clock.now
             let observedAt = state.withLock { s -> ContinuousClock.Instant in
                 if s.observed?.record != spec { s.observed = (spec, now) }
-                return s.observed!.at
+                return s.observed?.at ?? now
             }
             let holder = spec?.holderIdentity ?? ""
             let duration = Duration.seconds(spec?.leaseDurationSeconds ?? Int(config.leaseDuration.components.seconds))
@@ -160,20 +194,26 @@ public final class LeaderElector: Sendable {
         for w in waiters { w.resume() }
     }
 
-    /// Renews the lease; false if it could not (a conflict means someone else holds it now).
-    private func renew() async -> Bool {
+    enum Renewal { case renewed, heldBy(String), failed }
+
+    /// Renews the lease, each request bounded by `timeout`.
+    private func renew(timeout: Duration) async -> Renewal {
+        var bounded = client
+        bounded.requestTimeout = max(timeout, .milliseconds(100))
         do {
-            var lease: Lease = try await client.get(.leases, config.name, namespace: config.namespace)
-            guard lease.spec?.holderIdentity == config.identity else {
-                state.withLock { $0.lastRenew = .now - config.renewDeadline - .seconds(1) }
-                return false
-            }
+            var lease: Lease = try await bounded.get(.leases, config.name, namespace: config.namespace)
+            let holder = lease.spec?.holderIdentity ?? ""
+            guard holder == config.identity else { return .heldBy(holder.isEmpty ? "nobody" : holder) }
             lease.spec?.renewTime = .now()
-            let _: Lease = try await client.replace(.leases, config.name, lease, namespace: config.namespace)
-            return true
+            let _: Lease = try await bounded.replace(.leases, config.name, lease, namespace: config.namespace)
+            return .renewed
+        } catch let e as KubeError where e.isConflict {
+            // Someone else wrote the Lease since we read it: the next attempt reads who.
+            logger.warning("leader election: renewing lost a race (409); checking again")
+            return .failed
         } catch {
             logger.warning("leader election: renewing failed: \(error)")
-            return false
+            return .failed
         }
     }
 

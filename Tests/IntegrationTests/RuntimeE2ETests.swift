@@ -81,6 +81,49 @@ import Testing
         await TestCluster.deleteNamespace(ns, client: client)
     }
 
+    /// Someone else's name is written into the Lease (another controller, an
+    /// operator, a split brain): the old leader stops at once, well within the
+    /// renew deadline, and exits; the follower waits out the lease and completes
+    /// the rollout with no step repeated.
+    @Test func aLeaderWhoseLeaseIsTakenStopsWithinTheRenewDeadline() async throws {
+        let client = try TestCluster.client()
+        let (p, controllers) = try await canary("stolen", client: client, steps: Self.timedSteps) { ns in
+            [try ControllerProcess(namespace: ns, arguments: []), try ControllerProcess(namespace: ns, arguments: [])]
+        }
+        defer { for c in controllers { c.kill() } }
+        let ns = p.namespace
+        let holder = try await eventuallyValue("a leader") { try await lease(client, ns).flatMap { $0.holder.isEmpty ? nil : $0.holder } }
+        let leading = try #require(leader(of: controllers, holder: holder))
+        try await p.setImage("registry.example/web:2.0")
+        try await p.wait("the rollout under way") { ($0.status?.currentStepIndex ?? 0) >= 1 && $0.status?.stableRS != $0.status?.currentPodHash }
+        // Take the Lease: a fresh record naming an intruder.
+        var stolen: JSONValue = try await client.get(.leases, "aviary-controller", namespace: ns)
+        stolen = stolen.setting(["spec", "holderIdentity"], to: "intruder")
+            .setting(["spec", "renewTime"], to: .string(MicroTime.now().description))
+        let _: JSONValue = try await client.replace(.leases, "aviary-controller", stolen, namespace: ns)
+        let takenAt = ContinuousClock.now
+        try await eventually("the old leader to stop", timeout: .seconds(10)) { !leading.isRunning }
+        let stopped = ContinuousClock.now - takenAt
+        #expect(stopped < .seconds(10), "stopped \(stopped) after the Lease was taken (renew deadline 10 s)")
+        #expect(leading.process.terminationStatus != 0, "a lost lease is an error exit, so the pod restarts as a follower")
+        let log = try String(contentsOfFile: leading.log, encoding: .utf8)
+        #expect(log.contains("lost the leader lease: the Lease is now held by \\\"intruder\\\""), "the log says why")
+        // Nothing is written while the intruder holds the Lease: status stays where the old leader left it.
+        let frozen = try await p.rollout().metadata.resourceVersion
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await p.rollout().metadata.resourceVersion == frozen, "no writes while nobody real leads")
+        let next = try await eventuallyValue("the follower to lead", timeout: .seconds(30)) { () -> String? in
+            guard let h = try await lease(client, ns)?.holder, h != "intruder", h != holder, !h.isEmpty else { return nil }
+            return h
+        }
+        #expect(leader(of: controllers, holder: next) != nil)
+        try await p.wait("completion under the new leader", timeout: .seconds(60)) {
+            $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash
+        }
+        try await stepsCompletedOnce(p, count: 6)
+        await TestCluster.deleteNamespace(ns, client: client)
+    }
+
     @Test func sigtermReleasesTheLeaseAndTheFollowerTakesOverAtOnce() async throws {
         let client = try TestCluster.client()
         try TestCluster.installCRDs()

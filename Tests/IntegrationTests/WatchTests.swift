@@ -23,7 +23,7 @@ import Testing
             case .added(let o): seen.append("added v=\(o.data?["v"] ?? "")")
             case .modified(let o): seen.append("modified v=\(o.data?["v"] ?? "")")
             case .deleted(let o): seen.append("deleted v=\(o.data?["v"] ?? "")")
-            case .bookmark: continue
+            case .bookmark, .undecodable: continue
             }
             if seen.count == 3 { break }
         }
@@ -55,6 +55,7 @@ import Testing
         while seen.count < expected, let event = try await it.next() {
             switch event {
             case .replaced: Issue.record("an unexpected relist")
+            case .undecodable(let u, _): Issue.record("an undecodable object: \(u.error)")
             case .added(let o), .modified(let o), .deleted(let o): seen.append(o.metadata.resourceVersion!)
             }
         }

@@ -15,6 +15,7 @@ import Testing
             case .modified(let o): out.append("modified \(o.metadata.name!)")
             case .deleted(let o): out.append("deleted \(o.metadata.name!)")
             case .bookmark(let rv): out.append("bookmark \(rv)")
+            case .undecodable(let u, let deleted): out.append("\(deleted ? "deleted-" : "")undecodable \(u.metadata.name ?? "") \(u.error)")
             }
         }
         return out
@@ -71,11 +72,11 @@ import Testing
         }
     }
 
-    @Test func anObjectThatDoesNotFitIsSkippedNotRetriedForever() throws {
+    @Test func anObjectThatDoesNotFitIsReportedByNameAndFieldNotRetriedForever() throws {
         var d = WatchDecoder<ConfigMap>()
         d.append(Data((#"{"type":"MODIFIED","object":{"metadata":{"name":"odd","resourceVersion":"41"},"data":{"k":["not","a","string"]}}}"# + "\n" +
             line("ADDED", "b", rv: "42")).utf8))
-        #expect(try drain(&d) == ["bookmark 41", "added b"])
+        #expect(try drain(&d) == ["undecodable odd data.k: expected a string, found a list", "added b"])
     }
 
     @Test func garbageIsADecodingErrorNotACrash() {

@@ -10,12 +10,32 @@ extension Expression {
         return b
     }
 
+    /// The most steps one evaluation may take: `map(result, {map(result, {#})})`
+    /// over a large answer is quadratic, and a condition must never hold a worker for long.
+    public static let maxSteps = 1_000_000
+
     public func evaluate(_ variables: [String: JSONValue], element: JSONValue? = nil) throws -> JSONValue {
+        try evaluate(variables, element: element, budget: Budget())
+    }
+
+    /// Steps left for one evaluation; shared by every node of it.
+    final class Budget {
+        var left = Expression.maxSteps
+        func spend(_ column: Int?) throws {
+            left -= 1
+            guard left >= 0 else {
+                throw ExpressionError("the condition takes more than \(Expression.maxSteps) steps to evaluate", column: column)
+            }
+        }
+    }
+
+    func evaluate(_ variables: [String: JSONValue], element: JSONValue?, budget: Budget) throws -> JSONValue {
+        try budget.spend(nil)
         switch self {
         case .literal(let v):
             return v
         case .array(let items):
-            return .array(try items.map { try $0.evaluate(variables, element: element) })
+            return .array(try items.map { try $0.evaluate(variables, element: element, budget: budget) })
         case .variable(let name, let column):
             guard let v = variables[name] else { throw ExpressionError("unknown name \"\(name)\"", column: column) }
             return v
@@ -23,13 +43,17 @@ extension Expression {
             guard let element else { throw ExpressionError("# is only meaningful inside all, any, filter or map", column: column) }
             return element
         case .index(let base, let indexExpr, let column):
-            let container = try base.evaluate(variables, element: element)
-            let i = try indexExpr.evaluate(variables, element: element)
+            let container = try base.evaluate(variables, element: element, budget: budget)
+            let i = try indexExpr.evaluate(variables, element: element, budget: budget)
             switch (container, i) {
             case (.array(let a), .number(let n)):
-                let k = Int(n)
+                let text = ValueText.format(.number(n))
                 if a.isEmpty, case .variable("result", _) = base {
-                    throw ExpressionError("query returned no data: result is empty, so result[\(k)] does not exist", column: column)
+                    throw ExpressionError("query returned no data: result is empty, so result[\(text)] does not exist", column: column)
+                }
+                // Any number may arrive here (1e19, NaN, -Inf, 0.5): only a whole one within the array indexes it.
+                guard n.isFinite, n == n.rounded(), abs(n) <= Double(a.count), let k = Int(exactly: n) else {
+                    throw ExpressionError("index \(text) is out of range (length \(a.count))", column: column)
                 }
                 let at = k < 0 ? a.count + k : k
                 guard at >= 0, at < a.count else { throw ExpressionError("index \(k) is out of range (length \(a.count))", column: column) }
@@ -42,20 +66,20 @@ extension Expression {
                 throw ExpressionError("cannot index \(Self.kind(container)) with \(Self.kind(i))", column: column)
             }
         case .member(let base, let name, let column):
-            let v = try base.evaluate(variables, element: element)
+            let v = try base.evaluate(variables, element: element, budget: budget)
             guard case .object(let o) = v else { throw ExpressionError("\(Self.kind(v)) has no field \"\(name)\"", column: column) }
             return o[name] ?? .null
         case .unary(let op, let operand, let column):
-            let v = try operand.evaluate(variables, element: element)
+            let v = try operand.evaluate(variables, element: element, budget: budget)
             switch (op, v) {
             case ("!", .bool(let b)): return .bool(!b)
             case ("-", .number(let n)): return .number(-n)
             default: throw ExpressionError("\(op) does not apply to \(Self.kind(v))", column: column)
             }
         case .binary(let op, let lhs, let rhs, let column):
-            return try Self.binary(op, lhs, rhs, column: column, variables, element)
+            return try Self.binary(op, lhs, rhs, column: column, variables, element, budget)
         case .call(let name, let args, let column):
-            return try Self.call(name, args, column: column, variables, element)
+            return try Self.call(name, args, column: column, variables, element, budget)
         }
     }
 
@@ -71,17 +95,17 @@ extension Expression {
     }
 
     static func binary(_ op: String, _ lhs: Expression, _ rhs: Expression, column: Int,
-                       _ variables: [String: JSONValue], _ element: JSONValue?) throws -> JSONValue {
-        let a = try lhs.evaluate(variables, element: element)
+                       _ variables: [String: JSONValue], _ element: JSONValue?, _ budget: Budget) throws -> JSONValue {
+        let a = try lhs.evaluate(variables, element: element, budget: budget)
         if op == "&&" || op == "||" {
             guard case .bool(let x) = a else { throw ExpressionError("\(op) needs booleans, not \(kind(a))", column: column) }
             if op == "&&" && !x { return .bool(false) }
             if op == "||" && x { return .bool(true) }
-            let b = try rhs.evaluate(variables, element: element)
+            let b = try rhs.evaluate(variables, element: element, budget: budget)
             guard case .bool(let y) = b else { throw ExpressionError("\(op) needs booleans, not \(kind(b))", column: column) }
             return .bool(y)
         }
-        let b = try rhs.evaluate(variables, element: element)
+        let b = try rhs.evaluate(variables, element: element, budget: budget)
         switch (op, a, b) {
         case ("==", _, _): return .bool(equal(a, b))
         case ("!=", _, _): return .bool(!equal(a, b))
@@ -98,7 +122,9 @@ extension Expression {
             case ">=": return .bool(x >= y)
             default: break
             }
-        case ("+", .string(let x), .string(let y)): return .string(x + y)
+        case ("+", .string(let x), .string(let y)):
+            guard x.utf8.count + y.utf8.count <= 1 << 20 else { throw ExpressionError("+ would make a string longer than 1 MiB", column: column) }
+            return .string(x + y)
         case (_, .string(let x), .string(let y)):
             switch op {
             case "<": return .bool(x < y)
@@ -121,11 +147,11 @@ extension Expression {
     }
 
     static func call(_ name: String, _ args: [Expression], column: Int,
-                     _ variables: [String: JSONValue], _ element: JSONValue?) throws -> JSONValue {
+                     _ variables: [String: JSONValue], _ element: JSONValue?, _ budget: Budget) throws -> JSONValue {
         func arity(_ n: Int) throws {
             guard args.count == n else { throw ExpressionError("\(name) takes \(n) argument\(n == 1 ? "" : "s"), not \(args.count)", column: column) }
         }
-        func value(_ i: Int) throws -> JSONValue { try args[i].evaluate(variables, element: element) }
+        func value(_ i: Int) throws -> JSONValue { try args[i].evaluate(variables, element: element, budget: budget) }
         func number(_ v: JSONValue) throws -> Double {
             guard case .number(let n) = v else { throw ExpressionError("\(name) needs a number, not \(kind(v))", column: column) }
             return n
@@ -144,7 +170,7 @@ extension Expression {
             guard case .array(let items) = try value(0) else { throw ExpressionError("\(name) needs an array first", column: column) }
             var out: [JSONValue] = []
             for item in items {
-                let r = try args[1].evaluate(variables, element: item)
+                let r = try args[1].evaluate(variables, element: item, budget: budget)
                 if name == "map" { out.append(r); continue }
                 guard case .bool(let b) = r else { throw ExpressionError("the predicate of \(name) must give true or false", column: column) }
                 switch name {

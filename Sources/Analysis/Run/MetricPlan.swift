@@ -23,18 +23,26 @@ public struct MetricPlan: Sendable {
         name = metric.name
         func seconds(_ text: String?, _ field: String) throws -> Int64? {
             guard let text else { return nil }
-            do { return Int64(try DurationText.seconds(text).rounded(.up)) } catch {
+            do { return Int64(try DurationText.wholeSeconds(text)) } catch {
                 throw MetricSpecError(metric: metric.name, "\(field): \(error)")
             }
         }
         func int(_ v: IntOrString?, _ field: String) throws -> Int? {
             switch v {
             case nil: return nil
-            case .int(let i)?: return i
+            case .int(let i)?: return try bounded(i, String(i), field)
             case .string(let s)?:
                 guard let i = Int(s) else { throw MetricSpecError(metric: metric.name, "\(field): \"\(s)\" is not a number") }
-                return i
+                return try bounded(i, s, field)
             }
+        }
+        /// -1 (no limit, for the limits) up to `Limits.maxMeasurementCount`.
+        func bounded(_ i: Int, _ text: String, _ field: String) throws -> Int {
+            let lowest = field == "count" ? 0 : -1
+            guard (lowest...Limits.maxMeasurementCount).contains(i) else {
+                throw MetricSpecError(metric: metric.name, "\(field): \(text) is outside \(lowest)–\(Limits.maxMeasurementCount)")
+            }
+            return i
         }
         func condition(_ text: String?, _ field: String) throws -> Expression? {
             guard let text, !text.isEmpty else { return nil }

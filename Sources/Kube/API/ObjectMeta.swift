@@ -46,6 +46,8 @@ public struct ListMeta: Codable, Sendable, Hashable {
     public var resourceVersion: String?
     public var `continue`: String?
     public var remainingItemCount: Int64?
+
+    public init(resourceVersion: String? = nil) { self.resourceVersion = resourceVersion }
 }
 
 /// Anything with object metadata.
@@ -53,12 +55,37 @@ public protocol KubeObject: Codable, Sendable {
     var metadata: ObjectMeta { get }
 }
 
+/// A list, decoded one item at a time: an item that does not fit `T` lands in
+/// `undecodable` (named, with the field that is wrong) instead of failing the
+/// whole list, so one bad object can never blind a cache.
 public struct ObjectList<T: Decodable & Sendable>: Decodable, Sendable {
     public var metadata: ListMeta
     public var items: [T]
+    public var undecodable: [Undecodable]
+    /// Items without even readable metadata: nothing to name them by, so only counted.
+    public var garbage: [String]
 
-    public init(metadata: ListMeta, items: [T]) {
+    public init(metadata: ListMeta, items: [T], undecodable: [Undecodable] = [], garbage: [String] = []) {
         self.metadata = metadata
         self.items = items
+        self.undecodable = undecodable
+        self.garbage = garbage
+    }
+
+    private enum Keys: String, CodingKey { case metadata, items }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        metadata = try c.decodeIfPresent(ListMeta.self, forKey: .metadata) ?? ListMeta()
+        items = []
+        undecodable = []
+        garbage = []
+        for element in try c.decodeIfPresent([Lenient<T>].self, forKey: .items) ?? [] {
+            switch element {
+            case .object(let o): items.append(o)
+            case .undecodable(let u): undecodable.append(u)
+            case .garbage(let g): garbage.append(g)
+            }
+        }
     }
 }

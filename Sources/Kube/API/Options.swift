@@ -75,7 +75,7 @@ public enum Patch: Sendable {
     /// Server-side apply: the fields this manager owns, as a full intent.
     case apply(JSONValue)
 
-    var contentType: String {
+    public var contentType: String {
         switch self {
         case .merge: return "application/merge-patch+json"
         case .json: return "application/json-patch+json"

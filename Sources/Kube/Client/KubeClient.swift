@@ -32,6 +32,14 @@ public struct KubeClient: Sendable {
         self.logger = logger
     }
 
+    /// The same server and credentials with a request budget of its own: its
+    /// own rate limiter, retry policy and timeout. Leader election renews
+    /// through one, so a renewal never queues behind reconcile traffic.
+    public func withOwnBudget(qps: Double, burst: Int, retry: RetryPolicy, requestTimeout: Duration) -> KubeClient {
+        KubeClient(access: access, qps: qps, burst: burst, retry: retry, requestTimeout: requestTimeout, userAgent: userAgent,
+                   engine: engine, observer: observer, logger: logger)
+    }
+
     // MARK: verbs
 
     public func get<T: Decodable & Sendable>(_ resource: Resource, _ name: String, namespace: String? = nil,
@@ -50,7 +58,11 @@ public struct KubeClient: Sendable {
         if let c = options.continueToken { q.append(("continue", c)) }
         if let rv = options.resourceVersion { q.append(("resourceVersion", rv)) }
         let r = try await send("GET", resource.path(namespace: namespace), query: q)
-        return try decode(ObjectList<T>.self, r)
+        do {
+            return try ObjectList<T>.decode(r.body)
+        } catch {
+            throw KubeError.decoding("\(ObjectList<T>.self): \(error)")
+        }
     }
 
     /// Every page of a list, as one list with the last page's resourceVersion
@@ -62,7 +74,7 @@ public struct KubeClient: Sendable {
         var restarts = 0
         while true {
             var page: ObjectList<T> = try await list(resource, namespace: namespace, options: opts)
-            var items = page.items
+            var items = page.items, undecodable = page.undecodable, garbage = page.garbage
             do {
                 while let next = page.metadata.continue, !next.isEmpty {
                     var more = opts
@@ -70,8 +82,10 @@ public struct KubeClient: Sendable {
                     more.resourceVersion = nil
                     page = try await list(resource, namespace: namespace, options: more)
                     items += page.items
+                    undecodable += page.undecodable
+                    garbage += page.garbage
                 }
-                return ObjectList(metadata: page.metadata, items: items)
+                return ObjectList(metadata: page.metadata, items: items, undecodable: undecodable, garbage: garbage)
             } catch let error as KubeError where error.isGone && restarts < 2 {
                 // The snapshot behind the continue token was compacted: start over.
                 restarts += 1
@@ -163,7 +177,7 @@ public struct KubeClient: Sendable {
                 observer?(method, response.status)
                 if (200..<300).contains(response.status) { return response }
                 let error = apiError(status: response.status, body: response.body)
-                let retryAfter = response.headers["retry-after"].flatMap(Double.init)
+                let retryAfter = response.headers["retry-after"].flatMap(Double.init).flatMap { $0.isFinite ? $0 : nil }
                 outcome = .status(response.status, retryAfter: retryAfter)
                 guard let wait = retry.delay(after: outcome, method: method, attempt: attempt, jitter: Double.random(in: 0..<1)) else {
                     throw error
@@ -193,7 +207,9 @@ public struct KubeClient: Sendable {
         if case .bearer(let source) = access.credentials {
             headers.append("Authorization: Bearer \(try source.current())")
         }
-        return HTTPRequest(method: method, url: url, headers: headers, body: body, tls: access.tls, timeout: requestTimeout)
+        // The API server is spoken to over https only: a token never crosses the network in clear.
+        return HTTPRequest(method: method, url: url, headers: headers, body: body, tls: access.tls, timeout: requestTimeout,
+                           allowedProtocols: HTTPRequest.httpsOnly)
     }
 
     func apiError(status: Int, body: Data) -> KubeError {

@@ -15,7 +15,8 @@ public struct LineSplitter: Sendable {
         public var description: String { "a watch event exceeded \(limit) bytes" }
     }
 
-    public init(maxLineLength: Int = 128 << 20) {
+    /// 16 MiB: an object is at most about 1.5 MiB in etcd, so a longer line is not an event.
+    public init(maxLineLength: Int = 16 << 20) {
         self.maxLineLength = maxLineLength
     }
 

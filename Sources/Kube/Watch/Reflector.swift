@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Logging
 
@@ -21,6 +22,9 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
         case added(T)
         case modified(T)
         case deleted(T)
+        /// An object that does not decode as `T` (after a list: one such event
+        /// for each, right after `.replaced`); `deleted` when it went away.
+        case undecodable(Undecodable, deleted: Bool)
     }
 
     public typealias Element = Event
@@ -37,9 +41,15 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
     var pageSize: Int
     let logger: Logger
 
+    /// By default each watch asks the server to end it within a minute (the
+    /// server sends a bookmark just before), and a connection silent for 60 s
+    /// is dropped: a half-open connection is noticed within a minute, not after
+    /// the server's own ten. Resuming is cheap: it starts from the last
+    /// resourceVersion seen, bookmarks included, without a list.
+    ///
     /// - Parameter resourceVersion: resume a watch from here instead of listing first.
     public init(client: KubeClient, resource: Resource, namespace: String? = nil, labelSelector: String? = nil,
-                fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 300...600, idleTimeout: Duration? = nil,
+                fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 45...55, idleTimeout: Duration? = .seconds(60),
                 resourceVersion: String? = nil,
                 pageSize: Int = 500, logger: Logger = Logger(label: "aviary.reflector")) {
         self.client = client
@@ -67,6 +77,8 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
         var state: State
         var resourceVersion: String?
         var failures = 0
+        /// Events already decided, handed out before anything else is read.
+        var pending: Deque<Event> = []
         /// Watch connections opened and lists made so far, for metrics and tests.
         public private(set) var watchConnections = 0
         public private(set) var lists = 0
@@ -81,6 +93,7 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
             let r = reflector
             while true {
                 try Task.checkCancellation()
+                if let event = pending.popFirst() { return event }
                 switch state {
                 case .needList:
                     do {
@@ -95,6 +108,10 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
                         lists += 1
                         failures = 0
                         state = .needWatch
+                        for reason in list.garbage {
+                            r.logger.error("\(r.resource) list: skipping an item without readable metadata: \(reason)")
+                        }
+                        pending = Deque(list.undecodable.map { .undecodable($0, deleted: false) })
                         return .replaced(list.items, resourceVersion: rv)
                     } catch {
                         try await backOff(after: error, doing: "list")
@@ -135,6 +152,9 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
                         case .deleted(let o):
                             resourceVersion = o.metadata.resourceVersion ?? resourceVersion
                             return .deleted(o)
+                        case .undecodable(let u, let deleted):
+                            resourceVersion = u.metadata.resourceVersion ?? resourceVersion
+                            return .undecodable(u, deleted: deleted)
                         }
                     } catch let error as KubeError where error.isGone {
                         r.logger.info("\(r.resource) watch expired at \(resourceVersion ?? "?") (410); relisting")

@@ -9,11 +9,14 @@ public enum WatchEvent<T: Decodable & Sendable>: Sendable {
     case deleted(T)
     /// The server's progress marker: nothing changed up to this version.
     case bookmark(resourceVersion: String)
+    /// An object that was added or modified (or, with `deleted`, removed) but
+    /// does not decode as `T`: who it is and which field is wrong.
+    case undecodable(Undecodable, deleted: Bool)
 
     public var object: T? {
         switch self {
         case .added(let o), .modified(let o), .deleted(let o): return o
-        case .bookmark: return nil
+        case .bookmark, .undecodable: return nil
         }
     }
 }
@@ -29,10 +32,18 @@ struct WireWatchEvent<T: Decodable & Sendable>: Decodable {
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
         let type = try c.decode(String.self, forKey: .type)
+        func object(_ make: (T) -> WatchEvent<T>, deleted: Bool) throws -> Decoded {
+            switch try c.decode(Lenient<T>.self, forKey: .object) {
+            case .object(let o): return .event(make(o))
+            case .undecodable(let u): return .event(.undecodable(u, deleted: deleted))
+            case .garbage(let reason):
+                throw DecodingError.dataCorruptedError(forKey: .object, in: c, debugDescription: "object without readable metadata: \(reason)")
+            }
+        }
         switch type {
-        case "ADDED": decoded = .event(.added(try c.decode(T.self, forKey: .object)))
-        case "MODIFIED": decoded = .event(.modified(try c.decode(T.self, forKey: .object)))
-        case "DELETED": decoded = .event(.deleted(try c.decode(T.self, forKey: .object)))
+        case "ADDED": decoded = try object(WatchEvent.added, deleted: false)
+        case "MODIFIED": decoded = try object(WatchEvent.modified, deleted: false)
+        case "DELETED": decoded = try object(WatchEvent.deleted, deleted: true)
         case "BOOKMARK":
             let o = try c.decode(BookmarkObject.self, forKey: .object)
             decoded = .event(.bookmark(resourceVersion: o.metadata.resourceVersion ?? ""))
@@ -65,8 +76,16 @@ public struct WatchDecoder<T: Decodable & Sendable>: Sendable {
         do {
             wire = try JSONDecoder().decode(WireWatchEvent<T>.self, from: line)
         } catch {
-            // An object that does not fit T would fail again on every resume; skip
-            // it (loudly) and move past its resourceVersion instead of stalling.
+            // The line as a whole was refused (an object nested too deeply for
+            // the decoder): name the object from its metadata alone and move
+            // past its resourceVersion, rather than fail the watch on every resume.
+            if let fields = JSONScan.members(line), let type = fields.first(where: { $0.key == "type" }),
+               let object = fields.first(where: { $0.key == "object" }),
+               case .undecodable(let u) = Lenient<T>.decode(line, in: object.value),
+               let kind = try? JSONDecoder().decode(String.self, from: JSONScan.bytes(line, type.value)) {
+                Self.logger.error("\(kind) event for \(u.metadata.namespace ?? "")/\(u.metadata.name ?? "") does not decode as \(T.self): \(u.error)")
+                return .undecodable(u, deleted: kind == "DELETED")
+            }
             guard let skeleton = try? JSONDecoder().decode(Skeleton.self, from: line), let rv = skeleton.object.metadata.resourceVersion else {
                 throw KubeError.decoding("watch event: \(error)")
             }

@@ -53,7 +53,7 @@ extension Context {
         let spec: AnalysisSpec
         do {
             spec = try AnalysisRunBuilder.spec(analysis, rollout: rollout, catalog: view.templates,
-                                               hashes: .init(stable: old.stableRS, latest: hash))
+                                               hashes: .init(stable: status.stableRS, latest: hash))
         } catch {
             // Validation reports it as InvalidSpec; nothing starts.
             return nil

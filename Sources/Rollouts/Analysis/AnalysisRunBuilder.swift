@@ -7,10 +7,16 @@ import Kube
 public struct TemplateCatalog: Sendable {
     public var namespaced: [String: AnalysisTemplate]
     public var cluster: [String: AnalysisTemplate]
+    /// Templates that exist but do not decode, by name: why not (the field and the problem).
+    public var undecodableNamespaced: [String: String]
+    public var undecodableCluster: [String: String]
 
-    public init(namespaced: [String: AnalysisTemplate] = [:], cluster: [String: AnalysisTemplate] = [:]) {
+    public init(namespaced: [String: AnalysisTemplate] = [:], cluster: [String: AnalysisTemplate] = [:],
+                undecodableNamespaced: [String: String] = [:], undecodableCluster: [String: String] = [:]) {
         self.namespaced = namespaced
         self.cluster = cluster
+        self.undecodableNamespaced = undecodableNamespaced
+        self.undecodableCluster = undecodableCluster
     }
 }
 
@@ -40,7 +46,11 @@ public enum AnalysisRunBuilder {
         for ref in refs {
             let kind = ref.clusterScope == true ? "ClusterAnalysisTemplate" : "AnalysisTemplate"
             guard let template = (ref.clusterScope == true ? catalog.cluster : catalog.namespaced)[ref.templateName] else {
-                problems.append("\(kind) \"\(ref.templateName)\" not found")
+                if let why = (ref.clusterScope == true ? catalog.undecodableCluster : catalog.undecodableNamespaced)[ref.templateName] {
+                    problems.append("\(kind) \"\(ref.templateName)\" cannot be read: \(why)")
+                } else {
+                    problems.append("\(kind) \"\(ref.templateName)\" not found")
+                }
                 continue
             }
             for metric in template.spec.metrics {
@@ -75,6 +85,12 @@ public enum AnalysisRunBuilder {
                 problems.append("argument \"\(arg.name)\" has no value: give it in the template or in the Rollout's analysis args")
             }
             args.append(resolved)
+        }
+        // A Job may take a secret only as a whole env value (turned into a secretKeyRef); anything else would put the plaintext in the Job.
+        let secretArgs = Set(args.filter { $0.value == nil && $0.valueFrom?.secretKeyRef != nil }.map(\.name))
+        for metric in metrics {
+            guard let job = metric.provider.job else { continue }
+            for p in JobSecrets.problems(job: job, secretArgs: secretArgs) { problems.append("metric \"\(metric.name)\": \(p)") }
         }
         if !problems.isEmpty { throw AnalysisSpecError(problems: problems) }
         var spec = AnalysisSpec(args: args.isEmpty ? nil : args, metrics: metrics)
@@ -120,7 +136,7 @@ public enum AnalysisRunBuilder {
         }
         switch current {
         case .string(let s)?: return s
-        case .number(let n)? where n == n.rounded(): return String(Int64(n))
+        case .number(let n)? where n.isFinite && n == n.rounded() && abs(n) < 1e15: return String(Int64(n))
         case .number(let n)?: return String(n)
         case .bool(let b)?: return String(b)
         default: throw AnalysisSpecError(problems: ["fieldRef \(path): no such field on the Rollout"])
@@ -129,10 +145,11 @@ public enum AnalysisRunBuilder {
 
     /// A run for this rollout, owned by it, labelled with the hash and the step.
     public static func run(name: String, spec: AnalysisSpec, rollout: Rollout, hash: String, step: String) -> AnalysisRun {
-        AnalysisRun(
-            metadata: ObjectMeta(name: name, namespace: rollout.metadata.namespace,
-                                 labels: [podTemplateHashLabel: hash, analysisStepLabel: step],
-                                 ownerReferences: [.controller(of: rollout)]),
+        var labels = [podTemplateHashLabel: hash, analysisStepLabel: step]
+        // A sharded controller (--instance-id) runs only the runs of its own Rollouts.
+        if let shard = rollout.metadata.labels?[instanceIDLabel] { labels[instanceIDLabel] = shard }
+        return AnalysisRun(
+            metadata: ObjectMeta(name: name, namespace: rollout.metadata.namespace, labels: labels, ownerReferences: [.controller(of: rollout)]),
             spec: spec)
     }
 }

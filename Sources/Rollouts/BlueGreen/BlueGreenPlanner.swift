@@ -24,7 +24,7 @@ extension Context {
     /// Active and preview on stable, stable at full size, older ReplicaSets
     /// drained once their scale-down delay is over.
     mutating func settleBlueGreen(stable: ReplicaSet) {
-        let hash = stable.podTemplateHash!
+        let hash = stable.podTemplateHash ?? ""  // every owned ReplicaSet carries the label: the caches select by it
         settled(stable, without: "analysis")
         status.currentStepIndex = nil
         status.blueGreen = status.blueGreen ?? BlueGreenStatus()
@@ -55,7 +55,7 @@ extension Context {
     // MARK: an update
 
     mutating func blueGreen(_ bg: BlueGreenStrategy, hash: String, digest: String, template: JSONValue, stable: ReplicaSet) {
-        let stableHash = stable.podTemplateHash!
+        let stableHash = stable.podTemplateHash ?? ""  // every owned ReplicaSet carries the label: the caches select by it
         if status.blueGreen == nil { status.blueGreen = BlueGreenStatus() }
         if old.currentPodHash != hash {
             // A new template starts at Preview (or, inside the rollback window, promotes at once).

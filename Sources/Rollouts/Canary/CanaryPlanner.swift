@@ -7,7 +7,7 @@ import Kube
 /// pause, setCanaryScale and analysis steps.
 extension Context {
     mutating func settle(stable: ReplicaSet, stepsHash: String) {
-        let hash = stable.podTemplateHash!
+        let hash = stable.podTemplateHash ?? ""  // every owned ReplicaSet carries the label: the caches select by it
         settled(stable, without: "steps")
         status.currentStepIndex = steps.count
         status.currentStepHash = stepsHash
@@ -37,7 +37,7 @@ extension Context {
     }
 
     mutating func canary(hash: String, digest: String, template: JSONValue, stable: ReplicaSet, stepsHash: String) {
-        let stableHash = stable.podTemplateHash!
+        let stableHash = stable.podTemplateHash ?? ""  // every owned ReplicaSet carries the label: the caches select by it
         var canaryRS = owned.first { $0.podTemplateHash == hash }
 
         // A new template (or new steps) starts the steps again.
@@ -169,7 +169,7 @@ extension Context {
 
     /// Runs the step machine from the current step as far as it can go now.
     mutating func advanceSteps(canary: ReplicaSet, stable: ReplicaSet, hash: String) {
-        while let index = status.currentStepIndex, index < steps.count {
+        while let index = status.currentStepIndex, index >= 0, index < steps.count {
             let step = steps[index]
             if let pause = step.pause {
                 guard pauseIsOver(pause) else { return }

@@ -12,8 +12,10 @@ public struct Plan: Sendable, Equatable {
 
     public init(status: RolloutStatus) { self.status = status }
 
+    /// Waits are computed from user data (pauses, delays, deadlines), so they
+    /// are clamped here, once: at least 50 ms, at most a day, never NaN.
     mutating func requeue(after seconds: Double) {
-        let s = max(seconds, 0.05)
+        let s = seconds.isNaN ? 0.05 : min(max(seconds, 0.05), 86_400)
         requeueAfter = requeueAfter.map { min($0, s) } ?? s
     }
 
@@ -48,6 +50,12 @@ public struct Event: Sendable, Equatable {
     public var reason: String
     public var message: String
     public var warning: Bool
+
+    public init(reason: String, message: String, warning: Bool = false) {
+        self.reason = reason
+        self.message = message
+        self.warning = warning
+    }
 }
 
 extension ReplicaSet: Equatable {

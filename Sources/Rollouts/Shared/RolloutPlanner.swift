@@ -1,3 +1,4 @@
+import Analysis
 import AviaryAPI
 import Foundation
 import Kube
@@ -58,6 +59,7 @@ struct Context {
         status.observedGeneration = rollout.metadata.generation
         status.selector = rollout.spec.selector?.queryString
         adoptOrphans()
+        repairStatus()
         // The template's identity, worked out once per reconcile.
         let template = rollout.spec.template
         let digest = template.map(PodTemplateHash.digest)
@@ -73,7 +75,8 @@ struct Context {
 
         let problems = Validation.problems(rollout, services: view.services, templates: view.templates)
         if !problems.isEmpty {
-            let message = problems.joined(separator: "; ")
+            // Bounded, so the status write always fits the CRD's 32 KiB message limit.
+            let message = ValueText.truncated(problems.joined(separator: "; "), limit: 16_384)
             if old.condition(.InvalidSpec)?.message != message { plan.event("InvalidSpec", message, warning: true) }
             status.setCondition(.InvalidSpec, true, reason: "InvalidSpec", message: message, now: now)
             status.phase = .Degraded
@@ -90,9 +93,9 @@ struct Context {
             return
         }
         status.currentPodHash = hash
-        let stepsHash = PodTemplateHash.compute(try! JSONValue(encoding: steps))
+        let stepsHash = PodTemplateHash.compute((try? JSONValue(encoding: steps)) ?? .null)
 
-        guard let stableHash = old.stableRS, let stable = owned.first(where: { $0.podTemplateHash == stableHash }) else {
+        guard let stableHash = status.stableRS, let stable = owned.first(where: { $0.podTemplateHash == stableHash }) else {
             firstDeploy(hash: hash, digest: digest, template: template, stepsHash: stepsHash)
             return
         }
@@ -279,6 +282,7 @@ struct Context {
         if case .object(var t) = podTemplate { t["metadata"] = meta; podTemplate = .object(t) }
         var podLabels: [String: String] = [:]
         if case .object(let l) = labels { for (k, v) in l { if case .string(let s) = v { podLabels[k] = s } } }
+        podLabels[podTemplateHashLabel] = hash
         var selector = rollout.spec.selector ?? LabelSelector()
         selector.matchLabels = (selector.matchLabels ?? [:]).merging([podTemplateHashLabel: hash]) { _, new in new }
         let revision = (owned.compactMap(\.revision).max() ?? 0) + 1

@@ -12,6 +12,8 @@ public enum Validation {
         if spec.workloadRef != nil {
             out.append("spec.workloadRef: not supported by aviary; put the pod template in spec.template")
         }
+        out += numberProblems(spec)
+        if !out.isEmpty { return out }
         guard let selector = spec.selector, !selector.isEmpty else {
             out.append("spec.selector: required, and must not be empty")
             return out
@@ -21,8 +23,19 @@ public enum Validation {
             return out
         }
         var labels: [String: String] = [:]
-        if case .object(let l)? = template["metadata"]?["labels"] {
-            for (k, v) in l { if case .string(let s) = v { labels[k] = s } }
+        switch template["metadata"]?["labels"] {
+        case .object(let l)?:
+            for (k, v) in l {
+                guard case .string(let s) = v else {
+                    out.append("spec.template.metadata.labels.\(k): must be a string")
+                    return out
+                }
+                labels[k] = s
+            }
+        case nil, .null?: break
+        default:
+            out.append("spec.template.metadata.labels: must be a map of strings")
+            return out
         }
         if !selector.matches(labels) {
             out.append("spec.selector: does not match spec.template.metadata.labels")
@@ -50,10 +63,45 @@ public enum Validation {
             analyses = [("spec.strategy.blueGreen.prePromotionAnalysis", bg.prePromotionAnalysis),
                         ("spec.strategy.blueGreen.postPromotionAnalysis", bg.postPromotionAnalysis)]
         }
-        if let window = spec.rollbackWindow?.revisions, window < 0 {
-            out.append("spec.rollbackWindow.revisions: \(window) is negative")
-        }
         if let templates { out += analysisProblems(analyses, rollout: rollout, templates: templates) }
+        return out
+    }
+
+    /// Every number a user writes, against `Limits`: checked before anything
+    /// else, so no later arithmetic on them can overflow.
+    static func numberProblems(_ spec: RolloutSpec) -> [String] {
+        var out: [String] = []
+        func check(_ field: String, _ value: Int?, _ range: ClosedRange<Int>, unit: String = "") {
+            guard let value, !range.contains(value) else { return }
+            out.append("\(field): \(value)\(unit) is outside \(range.lowerBound)–\(range.upperBound)\(unit)")
+        }
+        let seconds = 0...Limits.maxDurationSeconds, history = 0...Limits.maxHistory, replicas = 0...Limits.maxReplicas
+        check("spec.replicas", spec.replicas, replicas)
+        check("spec.minReadySeconds", spec.minReadySeconds, seconds, unit: "s")
+        check("spec.progressDeadlineSeconds", spec.progressDeadlineSeconds, seconds, unit: "s")
+        check("spec.revisionHistoryLimit", spec.revisionHistoryLimit, history)
+        check("spec.rollbackWindow.revisions", spec.rollbackWindow?.revisions, history)
+        check("spec.analysis.successfulRunHistoryLimit", spec.analysis?.successfulRunHistoryLimit, history)
+        check("spec.analysis.unsuccessfulRunHistoryLimit", spec.analysis?.unsuccessfulRunHistoryLimit, history)
+        if let c = spec.strategy?.canary {
+            let at = "spec.strategy.canary"
+            check("\(at).scaleDownDelaySeconds", c.scaleDownDelaySeconds, seconds, unit: "s")
+            check("\(at).abortScaleDownDelaySeconds", c.abortScaleDownDelaySeconds, seconds, unit: "s")
+            if let steps = c.steps, steps.count > Limits.maxSteps {
+                out.append("\(at).steps: \(steps.count) steps; aviary accepts at most \(Limits.maxSteps)")
+            }
+            for (i, step) in (c.steps ?? []).prefix(Limits.maxSteps).enumerated() {
+                check("\(at).steps[\(i)].setCanaryScale.replicas", step.setCanaryScale?.replicas, replicas)
+            }
+        }
+        if let bg = spec.strategy?.blueGreen {
+            let at = "spec.strategy.blueGreen"
+            check("\(at).previewReplicaCount", bg.previewReplicaCount, replicas)
+            check("\(at).autoPromotionSeconds", bg.autoPromotionSeconds, seconds, unit: "s")
+            check("\(at).scaleDownDelaySeconds", bg.scaleDownDelaySeconds, seconds, unit: "s")
+            check("\(at).abortScaleDownDelaySeconds", bg.abortScaleDownDelaySeconds, seconds, unit: "s")
+            check("\(at).scaleDownDelayRevisionLimit", bg.scaleDownDelayRevisionLimit, history)
+        }
         return out
     }
 
@@ -99,8 +147,6 @@ public enum Validation {
                 let set = [scale.replicas != nil, scale.weight != nil, scale.matchTrafficWeight == true].filter { $0 }.count
                 if set != 1 {
                     out.append("\(sat).setCanaryScale: set exactly one of replicas, weight or matchTrafficWeight: true")
-                } else if let r = scale.replicas, r < 0 {
-                    out.append("\(sat).setCanaryScale.replicas: \(r) is negative")
                 } else if let w = scale.weight, !(0...100).contains(w) {
                     out.append("\(sat).setCanaryScale.weight: \(w) is outside 0–100")
                 }
@@ -115,12 +161,6 @@ public enum Validation {
         if bg.activeService?.isEmpty ?? true { out.append("\(at).activeService: required") }
         if let a = bg.activeService, let p = bg.previewService, a == p {
             out.append("\(at).previewService: must differ from activeService (\"\(a)\")")
-        }
-        if let n = bg.previewReplicaCount, n < 0 { out.append("\(at).previewReplicaCount: \(n) is negative") }
-        for (field, value) in [("autoPromotionSeconds", bg.autoPromotionSeconds), ("scaleDownDelaySeconds", bg.scaleDownDelaySeconds),
-                               ("scaleDownDelayRevisionLimit", bg.scaleDownDelayRevisionLimit),
-                               ("abortScaleDownDelaySeconds", bg.abortScaleDownDelaySeconds)] {
-            if let value, value < 0 { out.append("\(at).\(field): \(value) is negative") }
         }
         return out
     }

@@ -105,11 +105,13 @@ let package = Package(
             name: "ScaleBench",
             dependencies: ["Kube", "AviaryAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "KubeTests", dependencies: ["Kube"]),
+        // Helpers shared by test targets (a tiny HTTP server on loopback).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "KubeTests", dependencies: ["Kube", "TestSupport"]),
         .testTarget(name: "PluginTests", dependencies: ["Plugin", "AviaryAPI", "Kube"]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AviaryAPI", "Kube"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AviaryAPI", "Kube", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

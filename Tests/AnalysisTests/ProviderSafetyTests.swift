@@ -1,6 +1,7 @@
 import AviaryAPI
 import Foundation
 import Kube
+import TestSupport
 import Testing
 @testable import Analysis
 

@@ -124,6 +124,11 @@ import Testing
         await #expect {
             let _: ConfigMap = try await asController.create(.configMaps, ConfigMap(metadata: ObjectMeta(name: "nope", namespace: ns)), namespace: ns)
         } throws: { ($0 as? KubeError)?.status?.code == 403 }
+        // Leases only in the controller's own namespace: elsewhere, not even a read.
+        await #expect {
+            let _: JSONValue = try await asController.get(.leases, "aviary-controller", namespace: ns)
+        } throws: { ($0 as? KubeError)?.status?.code == 403 }
+        let _: JSONValue = try await asController.get(.leases, "aviary-controller", namespace: "aviary-system")
         await TestCluster.deleteNamespace(ns, client: admin)
     }
 }

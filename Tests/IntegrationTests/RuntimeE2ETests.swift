@@ -51,17 +51,31 @@ import Testing
         #expect(steps.contains { $0.hasPrefix("Rollout step \(count)/\(count) completed") }, "the last step completed")
     }
 
-    @Test func aKilledLeaderIsReplacedWithinTheLeaseDuration() async throws {
-        let client = try TestCluster.client()
-        let (p, controllers) = try await canary("failover", client: client, steps: Self.timedSteps) { ns in
+    /// Two controllers electing a leader, an update under way: what the leader tests start from.
+    struct UpdateUnderWay {
+        let probe: RolloutProbe
+        let controllers: [ControllerProcess]
+        let holder: String
+        let leading: ControllerProcess
+    }
+
+    func updateUnderWay(_ prefix: String, client: KubeClient) async throws -> UpdateUnderWay {
+        let (p, controllers) = try await canary(prefix, client: client, steps: Self.timedSteps) { ns in
             [try ControllerProcess(namespace: ns, arguments: []), try ControllerProcess(namespace: ns, arguments: [])]
         }
-        defer { for c in controllers { c.kill() } }
-        let ns = p.namespace
-        let holder = try await eventuallyValue("a leader") { try await lease(client, ns).flatMap { $0.holder.isEmpty ? nil : $0.holder } }
+        let holder = try await eventuallyValue("a leader") { try await lease(client, p.namespace).flatMap { $0.holder.isEmpty ? nil : $0.holder } }
         let leading = try #require(leader(of: controllers, holder: holder))
         try await p.setImage("registry.example/web:2.0")
         try await p.wait("the rollout under way") { ($0.status?.currentStepIndex ?? 0) >= 1 && $0.status?.stableRS != $0.status?.currentPodHash }
+        return UpdateUnderWay(probe: p, controllers: controllers, holder: holder, leading: leading)
+    }
+
+    @Test func aKilledLeaderIsReplacedWithinTheLeaseDuration() async throws {
+        let client = try TestCluster.client()
+        let u = try await updateUnderWay("failover", client: client)
+        let (p, controllers, holder, leading) = (u.probe, u.controllers, u.holder, u.leading)
+        defer { for c in controllers { c.kill() } }
+        let ns = p.namespace
         leading.kill()
         let killedAt = ContinuousClock.now
         let next = try await eventuallyValue("another leader", timeout: .seconds(30)) { () -> String? in
@@ -87,15 +101,10 @@ import Testing
     /// the rollout with no step repeated.
     @Test func aLeaderWhoseLeaseIsTakenStopsWithinTheRenewDeadline() async throws {
         let client = try TestCluster.client()
-        let (p, controllers) = try await canary("stolen", client: client, steps: Self.timedSteps) { ns in
-            [try ControllerProcess(namespace: ns, arguments: []), try ControllerProcess(namespace: ns, arguments: [])]
-        }
+        let u = try await updateUnderWay("stolen", client: client)
+        let (p, controllers, holder, leading) = (u.probe, u.controllers, u.holder, u.leading)
         defer { for c in controllers { c.kill() } }
         let ns = p.namespace
-        let holder = try await eventuallyValue("a leader") { try await lease(client, ns).flatMap { $0.holder.isEmpty ? nil : $0.holder } }
-        let leading = try #require(leader(of: controllers, holder: holder))
-        try await p.setImage("registry.example/web:2.0")
-        try await p.wait("the rollout under way") { ($0.status?.currentStepIndex ?? 0) >= 1 && $0.status?.stableRS != $0.status?.currentPodHash }
         // Take the Lease: a fresh record naming an intruder.
         var stolen: JSONValue = try await client.get(.leases, "aviary-controller", namespace: ns)
         stolen = stolen.setting(["spec", "holderIdentity"], to: "intruder")

@@ -65,15 +65,7 @@ public enum RunRecorder {
             }
             r.consecutiveError = measurement.phase == .Error ? plusOne(r.consecutiveError) : 0
         }
-        var counts = Judgement.Counts()
-        counts.successful = r.successful ?? 0
-        counts.failed = r.failed ?? 0
-        counts.inconclusive = r.inconclusive ?? 0
-        counts.error = r.error ?? 0
-        counts.consecutiveErrors = r.consecutiveError ?? 0
-        let done = plan.count.map { (r.count ?? 0) >= $0 } ?? false
-        r.phase = Judgement.metric(counts, failureLimit: plan.failureLimit, inconclusiveLimit: plan.inconclusiveLimit,
-                                   consecutiveErrorLimit: plan.consecutiveErrorLimit, measurementsDone: done)
+        r.phase = judge(r, plan, measurementsDone: plan.count.map { (r.count ?? 0) >= $0 } ?? false)
         r.message = explain(r, plan: plan, latest: measurement).map { ValueText.truncated($0) }
         results[i] = r
         keepWithinBudget(&results)
@@ -137,6 +129,18 @@ public enum RunRecorder {
         }
     }
 
+    /// A metric's phase from its counts, by Argo's rules.
+    static func judge(_ r: MetricResult, _ plan: MetricPlan, measurementsDone: Bool) -> AnalysisPhase {
+        var counts = Judgement.Counts()
+        counts.successful = r.successful ?? 0
+        counts.failed = r.failed ?? 0
+        counts.inconclusive = r.inconclusive ?? 0
+        counts.error = r.error ?? 0
+        counts.consecutiveErrors = r.consecutiveError ?? 0
+        return Judgement.metric(counts, failureLimit: plan.failureLimit, inconclusiveLimit: plan.inconclusiveLimit,
+                                consecutiveErrorLimit: plan.consecutiveErrorLimit, measurementsDone: measurementsDone)
+    }
+
     /// Judges the run from its metrics: the worst real metric decides, and a
     /// Failed, Error or Inconclusive one ends the run at once. `terminate`
     /// ends it with what there is: unfinished metrics count as Successful.
@@ -147,14 +151,7 @@ public enum RunRecorder {
         for i in results.indices where !results[i].phase.isTerminal && results[i].measurements?.last?.phase != .Running {
             let r = results[i]
             guard let plan = plans.first(where: { $0.name == r.name }), let count = plan.count, (r.count ?? 0) >= count else { continue }
-            var counts = Judgement.Counts()
-            counts.successful = r.successful ?? 0
-            counts.failed = r.failed ?? 0
-            counts.inconclusive = r.inconclusive ?? 0
-            counts.error = r.error ?? 0
-            counts.consecutiveErrors = r.consecutiveError ?? 0
-            results[i].phase = Judgement.metric(counts, failureLimit: plan.failureLimit, inconclusiveLimit: plan.inconclusiveLimit,
-                                                consecutiveErrorLimit: plan.consecutiveErrorLimit, measurementsDone: true)
+            results[i].phase = judge(r, plan, measurementsDone: true)
         }
         if terminate {
             for i in results.indices where !results[i].phase.isTerminal {

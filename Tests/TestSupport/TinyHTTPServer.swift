@@ -5,8 +5,8 @@ import Glibc
 
 /// An HTTP server on 127.0.0.1 for tests, on one thread of its own: each
 /// connection gets `respond(request head)` written back, then is closed.
-final class TinyHTTPServer: @unchecked Sendable {
-    let port: Int
+public final class TinyHTTPServer: @unchecked Sendable {
+    public let port: Int
     private let listener: Int32
     private let respond: @Sendable (String) -> [UInt8]
     private let lock = NSLock()
@@ -14,9 +14,9 @@ final class TinyHTTPServer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     /// Connections accepted so far.
-    var connections: Int { lock.withLock { accepted } }
+    public var connections: Int { lock.withLock { accepted } }
 
-    init(respond: @escaping @Sendable (String) -> [UInt8]) throws {
+    public init(respond: @escaping @Sendable (String) -> [UInt8]) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
         var yes: Int32 = 1
@@ -44,7 +44,7 @@ final class TinyHTTPServer: @unchecked Sendable {
     }
 
     /// A whole response: status line, headers, then the body.
-    static func response(_ status: String, headers: [String] = [], body: [UInt8]) -> [UInt8] {
+    public static func response(_ status: String, headers: [String] = [], body: [UInt8]) -> [UInt8] {
         Array((["HTTP/1.1 \(status)"] + headers + ["Connection: close", "", ""]).joined(separator: "\r\n").utf8) + body
     }
 
@@ -80,7 +80,7 @@ final class TinyHTTPServer: @unchecked Sendable {
     }
 
     /// Stops accepting and waits until the server thread has let go of the socket.
-    func stop() {
+    public func stop() {
         _ = shutdown(listener, Int32(SHUT_RDWR))
         finished.wait()
     }

@@ -69,7 +69,8 @@ struct E2ESetup {
     func finish() async {
         let (violations, samples) = await sampler.stop()
         #expect(violations.isEmpty, "zero-downtime invariant broken: \(violations.prefix(5))")
-        #expect(samples > 10)
+        // The sampler ran throughout (on a loaded 2-core machine a sample can take a second or two).
+        #expect(samples >= 5, "the sampler took only \(samples) samples")
         controller.kill()
         await TestCluster.deleteNamespace(ns, client: client)
     }

@@ -30,7 +30,8 @@ import Testing
         #expect(await q.pendingTimers == 1)
         let start = ContinuousClock.now
         #expect(await q.get() == "ns/a")
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Not the 600 s timer: the bound says which timer fired, not how fast (a loaded machine may be slow).
+        #expect(ContinuousClock.now - start < .seconds(120))
     }
 
     @Test func failuresBackOffExponentiallyAndAreCapped() async throws {

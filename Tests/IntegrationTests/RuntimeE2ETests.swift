@@ -148,7 +148,10 @@ import Testing
             return h
         }
         let took = ContinuousClock.now - sent
-        #expect(took < .seconds(2), "the follower took over \(took) after SIGTERM")
+        // Released, not waited out: the lease lasts 15 s, so well under that means the release
+        // woke the follower. (Typically under 2 s; the bound leaves room for a loaded machine.)
+        print("SIGTERM hand-over took \(took)")
+        #expect(took < .seconds(8), "the follower took over \(took) after SIGTERM")
         #expect(leading.process.terminationStatus == 0, "a clean exit")
         let log = try String(contentsOfFile: leading.log, encoding: .utf8)
         #expect(log.contains("released the lease"))

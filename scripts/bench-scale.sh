@@ -30,7 +30,7 @@ export AVIARY_CLUSTER_DIR="${AVIARY_CLUSTER_DIR:-/tmp/aviary-scale}"
 trap 'scripts/cluster.sh down >/dev/null 2>&1 || true' EXIT
 scripts/cluster.sh up --podsim "$(swift build --show-bin-path)/aviary-podsim"
 eval "$(scripts/cluster.sh env)"
-kubectl apply -k crds/ >/dev/null
+kubectl apply -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd/rollouts.aviary.dev --timeout=60s >/dev/null
 "$BIN/aviary-scale-bench" --kubeconfig "$KUBECONFIG" --controller "$BIN/aviary" \
   --rollouts "$ROLLOUTS" --updates "$UPDATES" --idle "$IDLE"

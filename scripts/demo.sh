@@ -48,7 +48,7 @@ export PATH="$AVIARY_CLUSTER_DIR/bin:$PATH"
 "$BIN/aviary" check
 
 step "Installing the CRDs and starting the controller"
-kubectl apply -k crds/
+kubectl apply -f crds/
 kubectl wait --for=condition=Established crd/rollouts.aviary.dev --timeout=60s >/dev/null
 if ! { [ -f "$AVIARY_CLUSTER_DIR/pids/controller" ] && kill -0 "$(cat "$AVIARY_CLUSTER_DIR/pids/controller")" 2>/dev/null; }; then
   "$BIN/aviary" controller --metrics-addr "$AVIARY_CONTROLLER_METRICS_ADDR" --health-addr 127.0.0.1:0 --log-format text \
@@ -84,7 +84,7 @@ echo
 kubectl aviary get rollout web
 
 step "What happened (events)"
-kubectl get events --field-selector involvedObject.name=web --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message | tail -n 30
+kubectl get events --field-selector involvedObject.name=web --sort-by=.eventTime -o custom-columns=REASON:.reason,MESSAGE:.message | tail -n 30
 
 step "Summary"
 good=$(kubectl get rollout web -o jsonpath='{.status.stableRS}')

@@ -3,7 +3,7 @@ import Foundation
 import Kube
 import Testing
 
-/// deploy/ as a user applies it, and the controller in in-cluster mode under
+/// deploy/install.yaml as a user applies it, and the controller in in-cluster mode under
 /// exactly its ClusterRole: the release binary (built as the Dockerfile builds
 /// it, when scripts/test.sh provides it) with a TokenRequest token, the CA and
 /// the namespace in a service-account directory.
@@ -17,13 +17,15 @@ import Testing
         struct Status: Codable, Sendable { var token: String }
     }
 
-    /// deploy/cluster, rendered by kustomize and applied. The PodDisruptionBudget
-    /// is policy/v1, which the local API server (1.20) predates; it is left out here only.
+    /// deploy/install.yaml (the CRDs + deploy/cluster rendered by kustomize; a test
+    /// keeps it so), applied as the README says, `kubectl apply -f`. Its CRDs are
+    /// crds/ byte for byte, already applied by installCRDs, so they stay unchanged.
+    /// The PodDisruptionBudget is policy/v1, which the local API server (1.20)
+    /// predates; it is left out here only (InstallManifestTests checks it).
     static func applyDeploy() throws {
-        let rendered = try TestCluster.kubectl("kustomize", TestCluster.repoRoot + "/deploy/cluster")
-        let docs = rendered.components(separatedBy: "\n---\n").filter { !$0.contains("kind: PodDisruptionBudget") }
-        let file = NSTemporaryDirectory() + "aviary-deploy-\(UUID().uuidString.prefix(6)).yaml"
-        try docs.joined(separator: "\n---\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let docs = try InstallManifest.documents("deploy/install.yaml").filter { $0.kind != "PodDisruptionBudget" }
+        let file = try InstallManifest.temporaryFile(docs)
+        defer { try? FileManager.default.removeItem(atPath: file) }
         try TestCluster.kubectl("apply", "-f", file)
     }
 

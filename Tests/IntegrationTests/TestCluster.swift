@@ -100,11 +100,11 @@ extension TestCluster {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Applies crds/ as a user would, once per test run, and waits until the API serves them.
+    /// Applies crds/ as a user would (`kubectl apply -f crds/`), once per test run, and waits until the API serves them.
     static func installCRDs() throws {
         try crdsInstalled.withLock { done in
             guard !done else { return }
-            try kubectl("apply", "-k", repoRoot + "/crds/")
+            try kubectl("apply", "-f", repoRoot + "/crds/")
             try kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rollouts.aviary.dev", "crd/analysistemplates.aviary.dev",
                         "crd/clusteranalysistemplates.aviary.dev", "crd/analysisruns.aviary.dev")
             done = true

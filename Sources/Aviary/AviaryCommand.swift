@@ -25,12 +25,16 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "The kubeconfig context to use (default: its current-context).")
     var context: String?
 
+    @Flag(help: "Allow a kubeconfig whose server is plain http:// (refused by default: the token or certificate and every object would cross the network in clear).")
+    var allowInsecureHTTP = false
+
+    /// The cluster these options name (in a pod without --kubeconfig/--context: the in-cluster config).
+    func access() throws -> ClusterAccess {
+        try ClusterAccess.load(kubeconfig: kubeconfig, context: context, allowInsecureHTTP: allowInsecureHTTP)
+    }
+
     func client(qps: Double = 20, burst: Int = 40) throws -> KubeClient {
-        KubeClient(access: try ClusterAccess.load(kubeconfig: kubeconfig, context: context), qps: qps, burst: burst)
+        KubeClient(access: try access(), qps: qps, burst: burst)
     }
 }
 
-struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print aviary's version.")
-    func run() { print("aviary \(AviaryVersion.current)") }
-}

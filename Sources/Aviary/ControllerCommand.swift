@@ -116,7 +116,8 @@ struct ControllerCommand: AsyncParsableCommand {
             providerMaxResponseBytes: providerMaxResponseBytes), logger: logger)
         let elector = leaderElect ? LeaderElector(client: client, config: .init(
             namespace: leaseNamespace(namespace), name: instanceId.map { "aviary-controller-\($0)" } ?? "aviary-controller",
-            identity: "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())"), logger: logger) : nil
+            identity: "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())",
+            version: AviaryVersion.current), logger: logger) : nil
 
         let group = ServiceGroup(configuration: .init(
             services: [

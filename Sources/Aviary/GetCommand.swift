@@ -5,7 +5,9 @@ import Kube
 import Plugin
 
 /// `get rollout NAME [--watch]`: the header and tree; `--watch` redraws in
-/// place until the rollout settles, or until --timeout.
+/// place until interrupted (as Argo's does, so "watch in one terminal, set
+/// the image in another" works on a settled Rollout), or until --timeout.
+/// `status --watch` is the verb that exits when the rollout settles.
 struct GetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a Rollout: status, steps, images, replicas, and its ReplicaSets, pods and AnalysisRuns.")
     @OptionGroup var cluster: ClusterOptions
@@ -13,7 +15,7 @@ struct GetCommand: AsyncParsableCommand {
     @Argument(help: "rollout") var kind: String
     @Argument var name: String
     @Flag(name: .shortAndLong) var watch = false
-    @Option(help: "How long --watch waits, e.g. 5m.") var timeout = "30m"
+    @Option(help: "Stop --watch after this long, e.g. 5m (default: watch until interrupted).") var timeout: String?
     @Flag(help: "No colours (colours appear only on a terminal anyway).") var noColor = false
 
     func run() async throws {
@@ -21,7 +23,7 @@ struct GetCommand: AsyncParsableCommand {
         let client = try cluster.client()
         let ns = namespace ?? client.access.namespace
         let color = !noColor && isatty(STDOUT_FILENO) == 1
-        let deadline = ContinuousClock.now + .seconds(try DurationText.seconds(timeout))
+        let deadline = try timeout.map { ContinuousClock.now + .seconds(try DurationText.seconds($0)) }
         var first = true
         while true {
             let input = try await Self.read(client, ns, name)
@@ -30,9 +32,8 @@ struct GetCommand: AsyncParsableCommand {
             if watch, !first, color { print("\u{1B}[H\u{1B}[2J", terminator: "") } else if watch, !first { print("") }
             print(text, terminator: "")
             first = false
-            let r = input.rollout
-            let settled = r.status?.observedGeneration == r.metadata.generation && (r.status?.phase == .Healthy || r.status?.phase == .Degraded)
-            if !watch || settled || ContinuousClock.now >= deadline { return }
+            if !watch { return }
+            if let deadline, ContinuousClock.now >= deadline { return }
             try await Task.sleep(for: .seconds(1))
         }
     }

@@ -12,6 +12,8 @@ public struct Executor: Sendable {
     /// Closed when leadership is lost: no write goes out after that.
     let fence: WriteFence
     public static let component = "aviary-controller"
+    /// This process, for events' reportingInstance (at most 128 characters).
+    static let instance = String(ProcessInfo.processInfo.hostName.prefix(128))
 
     public init(client: KubeClient, logger: Logger, fence: WriteFence = WriteFence()) {
         self.client = client
@@ -135,7 +137,10 @@ public struct Executor: Sendable {
             "type": event.warning ? "Warning" : "Normal",
             "source": ["component": .string(Self.component)],
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-            "reportingComponent": .string(Self.component),
+            // eventTime has microseconds, so events of one second still sort in the order they happened
+            // (`kubectl get events --sort-by=.eventTime`); with it the API asks for the instance and an action.
+            "eventTime": .string(MicroTime.now().description), "action": .string(event.reason),
+            "reportingComponent": .string(Self.component), "reportingInstance": .string(Self.instance),
         ]
         do {
             let _: JSONValue = try await client.create(.events, body, namespace: meta.namespace)

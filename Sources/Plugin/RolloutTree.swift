@@ -38,8 +38,9 @@ public enum RolloutTree {
             field("  SetWeight", "\(s?.canary?.weights?.canary.weight ?? 0)")
             let canaryAvail = input.replicaSets.first { $0.podTemplateHash == current }?.availableReplicas ?? 0
             let total = input.replicaSets.reduce(0) { $0 + $1.availableReplicas }
-            // Aborted, no Service selects the canary's pods any more.
-            field("  ActualWeight", total == 0 || current == stable || s?.abort == true ? "0" : "\(canaryAvail * 100 / total)")
+            // Aborted, no Service selects the canary's pods any more; completed, the canary is stable and serves all.
+            let actual = s?.abort == true || total == 0 ? 0 : current == stable ? 100 : canaryAvail * 100 / total
+            field("  ActualWeight", "\(actual)")
         } else {
             field("Strategy", "BlueGreen")
             if let stage = s?.blueGreen?.stage { field("  Stage", stage.rawValue) }

@@ -17,15 +17,19 @@ public final class LeaderElector: Sendable {
         public var leaseDuration: Duration
         public var renewDeadline: Duration
         public var retryPeriod: Duration
+        /// Written on the Lease (`aviary.dev/controller-version`), so `kubectl aviary version` can tell which controller leads.
+        public var version: String?
 
         public init(namespace: String, name: String = "aviary-controller", identity: String,
-                    leaseDuration: Duration = .seconds(15), renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2)) {
+                    leaseDuration: Duration = .seconds(15), renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2),
+                    version: String? = nil) {
             self.namespace = namespace
             self.name = name
             self.identity = identity
             self.leaseDuration = leaseDuration
             self.renewDeadline = renewDeadline
             self.retryPeriod = retryPeriod
+            self.version = version
         }
     }
 
@@ -149,7 +153,7 @@ public final class LeaderElector: Sendable {
             do {
                 lease = try await client.get(.leases, config.name, namespace: config.namespace)
             } catch let e as KubeError where e.isNotFound {
-                let fresh = Lease(metadata: ObjectMeta(name: config.name, namespace: config.namespace), spec: ours(transitions: 0, acquired: .now()))
+                let fresh = Lease(metadata: stamped(ObjectMeta(name: config.name, namespace: config.namespace)), spec: ours(transitions: 0, acquired: .now()))
                 let _: Lease = try await client.create(.leases, fresh, namespace: config.namespace)
                 becomeLeader()
                 return true
@@ -166,6 +170,7 @@ public final class LeaderElector: Sendable {
             var taken = lease
             let transitions = (spec?.leaseTransitions ?? 0) + (holder == config.identity ? 0 : 1)
             taken.spec = ours(transitions: transitions, acquired: holder == config.identity ? (spec?.acquireTime ?? .now()) : .now())
+            taken.metadata = stamped(taken.metadata)
             let _: Lease = try await client.replace(.leases, config.name, taken, namespace: config.namespace)
             becomeLeader()
             return true
@@ -175,6 +180,16 @@ public final class LeaderElector: Sendable {
             logger.warning("leader election: \(error)")
             return false
         }
+    }
+
+    /// The annotation that names the leading controller's version.
+    public static let versionAnnotation = "aviary.dev/controller-version"
+
+    private func stamped(_ meta: ObjectMeta) -> ObjectMeta {
+        guard let version = config.version else { return meta }
+        var m = meta
+        m.annotations = (m.annotations ?? [:]).merging([Self.versionAnnotation: version]) { _, new in new }
+        return m
     }
 
     private func ours(transitions: Int, acquired: MicroTime) -> Lease.Spec {
@@ -205,6 +220,7 @@ public final class LeaderElector: Sendable {
             let holder = lease.spec?.holderIdentity ?? ""
             guard holder == config.identity else { return .heldBy(holder.isEmpty ? "nobody" : holder) }
             lease.spec?.renewTime = .now()
+            lease.metadata = stamped(lease.metadata)
             let _: Lease = try await bounded.replace(.leases, config.name, lease, namespace: config.namespace)
             return .renewed
         } catch let e as KubeError where e.isConflict {

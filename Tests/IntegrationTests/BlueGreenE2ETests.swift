@@ -82,7 +82,9 @@ import Testing
         try await eventually("the old ReplicaSet scaled to 0 after the delay") {
             try await p.sizes()["registry.example/shop:1.0"]?.desired == 0
         }
-        #expect(ContinuousClock.now - promotedAt >= .seconds(2), "not before the delay")
+        // The deadline is kept in whole seconds and the cutover was seen a little after it happened,
+        // so allow a second of slack; "at once" would be well under it.
+        #expect(ContinuousClock.now - promotedAt >= .seconds(1), "not before the delay")
         await finish(s)
     }
 

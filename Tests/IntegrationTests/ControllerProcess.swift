@@ -122,7 +122,9 @@ struct RolloutProbe {
     func events() async throws -> [(reason: String, message: String)] {
         let list: ObjectList<JSONValue> = try await client.list(.events, namespace: namespace,
                                                                 options: ListOptions(fieldSelector: "involvedObject.name=\(name)"))
-        return list.items.map { ($0["reason"]?.stringValue ?? "", $0["message"]?.stringValue ?? "") }
+        // Oldest first, by eventTime (microseconds): the order things happened.
+        return list.items.sorted { ($0["eventTime"]?.stringValue ?? "") < ($1["eventTime"]?.stringValue ?? "") }
+            .map { ($0["reason"]?.stringValue ?? "", $0["message"]?.stringValue ?? "") }
     }
 
     /// Waits until `condition` holds of the Rollout.

@@ -46,6 +46,20 @@ import Testing
         }
     }
 
+    @Test(arguments: ["bash", "zsh", "fish"])
+    func completionScriptsForEveryShell(shell: String) throws {
+        let (status, output) = try aviary("--generate-completion-script", shell)
+        #expect(status == 0)
+        for verb in ["promote", "abort", "get", "status", "version", "lint"] { #expect(output.contains(verb), "\(shell) completes \(verb)") }
+    }
+
+    @Test func versionWithoutAClusterSaysSoAndSucceeds() throws {
+        let (status, output) = try runCommand(try ControllerProcess.debugBinary(), ["version", "--kubeconfig", "/nonexistent/kubeconfig"])
+        #expect(status == 0)
+        #expect(output.hasPrefix("aviary 0.1"))
+        #expect(output.contains("controller: not asked"), "\(output)")
+    }
+
     @Test func convertRewritesOnlyWhatAviaryHas() throws {
         let file = NSTemporaryDirectory() + "argo-\(UUID().uuidString.prefix(6)).yaml"
         try """

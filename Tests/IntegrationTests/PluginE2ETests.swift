@@ -71,7 +71,13 @@ import Testing
         let get = try kubectlAviary(path, ["get", "rollout", "web", "-n", ns])
         #expect(get.status == 0 && get.output.contains("Status:         ✔ Healthy") && get.output.contains("registry.example/web:3.0 (stable)"), "\(get.output)")
         let list = try kubectlAviary(path, ["list", "rollouts", "-n", ns])
-        #expect(list.output.contains("web   Canary    Healthy  2/2   0           2/2    2        2           2"), "\(list.output)")
+        #expect(list.output.contains("web   Canary    Healthy  2/2   100         2/2    2        2           2"), "\(list.output)")
+        #expect(get.output.contains("  SetWeight:    100\n") && get.output.contains("  ActualWeight: 100\n"), "a completed canary is at 100: \(get.output)")
+        // get --watch on a settled Rollout keeps watching (until interrupted, here until --timeout).
+        let watchStart = ContinuousClock.now
+        let watched = try kubectlAviary(path, ["get", "rollout", "web", "-n", ns, "--watch", "--timeout", "3s", "--no-color"])
+        #expect(watched.status == 0 && ContinuousClock.now - watchStart >= .seconds(3), "--watch returned before --timeout")
+        #expect(watched.output.components(separatedBy: "Name:           web").count >= 3, "redrawn while watching: \(watched.output)")
         #expect(try kubectlAviary(path, ["set", "image", "-l", "train=r1", "web=registry.example/web:4.0", "-n", ns]).status == 0)
         try await p.wait("4.0 at the pause") { $0.status?.phase == .Paused && $0.metadata.generation == $0.status?.observedGeneration }
         let undo = try kubectlAviary(path, ["undo", "web", "-n", ns])
@@ -88,6 +94,43 @@ import Testing
 
         let missing = try kubectlAviary(path, ["promote", "nope", "-n", ns])
         #expect(missing.status == 1 && missing.output.contains("rollout 'nope'"), "\(missing.output)")
+
+        // Events read oldest first, by their microsecond eventTime: the first deploy's ReplicaSet comes first.
+        let events: ObjectList<JSONValue> = try await client.list(.events, namespace: ns, options: ListOptions(fieldSelector: "involvedObject.name=web"))
+        #expect(events.items.allSatisfy { ($0["eventTime"]?.stringValue ?? "").count == 27 }, "every event has a microsecond eventTime")
+        #expect(try await p.events().first?.reason == "NewReplicaSetCreated")
+        let kubectlOrder = try TestCluster.kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=web",
+                                                   "--sort-by=.eventTime", "-o", "jsonpath={.items[*].reason}")
+        #expect(kubectlOrder.split(separator: " ").map(String.init) == (try await p.events().map(\.reason)), "kubectl --sort-by=.eventTime agrees")
+        await TestCluster.deleteNamespace(ns, client: client)
+    }
+
+    /// `version` names the plugin's version and the leading controller's (from its Lease), and warns when they differ.
+    @Test func versionNamesTheControllersAndWarnsOnAMismatch() async throws {
+        let client = try TestCluster.client()
+        let ns = try await TestCluster.namespace("version", client: client)
+        let path = try Self.pluginPath()
+        let none = try kubectlAviary(path, ["version", "--controller-namespace", ns])
+        #expect(none.status == 0 && none.output.contains("aviary 0.1") && none.output.contains("controller: none found in namespace \(ns)"), "\(none.output)")
+        let lease: JSONValue = [
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": ["name": "aviary-controller", "annotations": ["aviary.dev/controller-version": "0.0.1"]],
+            "spec": ["holderIdentity": "pod-a", "renewTime": .string(MicroTime.now().description)],
+        ]
+        let _: JSONValue = try await client.create(.leases, lease, namespace: ns)
+        let older = try kubectlAviary(path, ["version", "--controller-namespace", ns])
+        #expect(older.status == 0, "\(older.output)")
+        #expect(older.output.contains("controller 0.0.1 (Lease \(ns)/aviary-controller, held by pod-a)"), "\(older.output)")
+        #expect(older.output.contains("warning: the plugin is 0.1"), "\(older.output)")
+        // A controller of this build writes its own version on the Lease it leads.
+        let controller = try ControllerProcess(namespace: ns, arguments: ["--leader-election-namespace", ns, "--instance-id", "v"])
+        defer { controller.kill() }
+        let mine = try await eventuallyValue("the controller's version on its Lease") { () -> String? in
+            let l: JSONValue? = try? await client.get(.leases, "aviary-controller-v", namespace: ns)
+            return l?["metadata"]?["annotations"]?["aviary.dev/controller-version"]?.stringValue
+        }
+        let offline = try kubectlAviary(path, ["version", "--client-only"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(offline == "aviary \(mine)", "the Lease names this build")
         await TestCluster.deleteNamespace(ns, client: client)
     }
 }

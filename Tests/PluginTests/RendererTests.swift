@@ -101,4 +101,27 @@ import Testing
         healthy.status?.phase = .Healthy
         #expect(RolloutTree.render(.init(rollout: healthy, replicaSets: [], pods: [], runs: []), color: true).contains("\u{1B}[32m✔ Healthy"))
     }
+
+    /// Argo's convention: a completed canary is at SetWeight 100 and ActualWeight 100; an aborted one at 0.
+    @Test func aCompletedCanaryShowsWeight100AndAnAbortedOne0() {
+        var done = Self.rollout
+        done.status?.phase = .Healthy
+        done.status?.stableRS = "bbb"
+        done.status?.currentStepIndex = 3
+        done.status?.canary = CanaryStatus(weights: .init(canary: .init(weight: 100, podTemplateHash: "bbb"), stable: .init(weight: 0, podTemplateHash: "bbb")))
+        let sets = [Self.replicaSet("bbb", image: "web:2", revision: 2, desired: 4, available: 4)]
+        let text = RolloutTree.render(.init(rollout: done, replicaSets: sets, pods: [], runs: []), color: false)
+        #expect(text.contains("  SetWeight:    100\n"))
+        #expect(text.contains("  ActualWeight: 100\n"))
+        #expect(RolloutList.render([done], withNamespace: false).contains(" 100 "))
+
+        var aborted = Self.rollout
+        aborted.status?.abort = true
+        aborted.status?.canary = CanaryStatus(weights: .init(canary: .init(weight: 0, podTemplateHash: "bbb"), stable: .init(weight: 100, podTemplateHash: "aaa")))
+        let both = [Self.replicaSet("aaa", image: "web:1", revision: 1, desired: 4, available: 4),
+                    Self.replicaSet("bbb", image: "web:2", revision: 2, desired: 1, available: 1)]
+        let abortedText = RolloutTree.render(.init(rollout: aborted, replicaSets: both, pods: [], runs: []), color: false)
+        #expect(abortedText.contains("  SetWeight:    0\n"))
+        #expect(abortedText.contains("  ActualWeight: 0\n"))
+    }
 }

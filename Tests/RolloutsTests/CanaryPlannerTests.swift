@@ -68,6 +68,7 @@ import Testing
         #expect(w.size("web:2") == 10)
         #expect(w.size("web:1") == 0)
         #expect(w.status.phase == .Healthy)
+        #expect(w.status.canary?.weights?.canary.weight == 100, "a completed canary is at weight 100, as in Argo")
         #expect(w.services["web-stable"]?.spec?.selector?[podTemplateHashLabel] == w.hash("web:2"))
         #expect(w.events.filter { $0 == "RolloutStepCompleted" }.count == 6)
         #expect(w.events.filter { $0 == "RolloutPromoted" }.count == 1)

@@ -11,7 +11,8 @@ extension Context {
         settled(stable, without: "steps")
         status.currentStepIndex = steps.count
         status.currentStepHash = stepsHash
-        setWeights(canary: 0, hash, stable: 100, hash)
+        // Argo's convention: a completed canary is at weight 100 (canary and stable are one ReplicaSet).
+        setWeights(canary: 100, hash, stable: 0, hash)
         status.canary?.currentStepAnalysisRunStatus = nil
         status.canary?.currentBackgroundAnalysisRunStatus = nil
         settleAnalysisRuns(current: [])

@@ -102,7 +102,7 @@ struct ControllerCommand: AsyncParsableCommand {
 
         let client: KubeClient
         do {
-            client = KubeClient(access: try ClusterAccess.load(kubeconfig: cluster.kubeconfig, context: cluster.context), qps: qps, burst: burst,
+            client = KubeClient(access: try cluster.access(), qps: qps, burst: burst,
                                 observer: { verb, code in RolloutController.recordAPIRequest(verb: verb, code: code) })
         } catch {
             FileHandle.standardError.write(Data("aviary controller: \(error)\n".utf8))

@@ -133,4 +133,52 @@ static inline CURLcode aviary_easy_setopt_redacting_debug(CURL *h) {
     return curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 }
 
+/* Running a kubeconfig exec credential plugin (Kube's PluginProcess) with
+   posix_spawn. glibc declares pipe2 and the closefrom file action only under
+   _GNU_SOURCE, which Swift's importer does not set, so they are declared here. */
+#include <spawn.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <poll.h>
+#include <sys/wait.h>
+#if defined(__GLIBC__)
+extern int pipe2(int pipefd[2], int flags);
+#if __GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34)
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+#define AVIARY_HAVE_SPAWN_CLOSEFROM 1
+#endif
+#endif
+
+/* A pipe whose two ends are close-on-exec from the start, so a plugin started
+   concurrently by another thread never inherits them (it would hold the write
+   end open and this plugin's output would never end). */
+static inline int aviary_pipe_cloexec(int fds[2]) {
+#if defined(__GLIBC__)
+    return pipe2(fds, O_CLOEXEC);
+#else
+    if (pipe(fds) != 0) return -1;
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    return 0;
+#endif
+}
+
+/* In the child, closes every descriptor from `from` up: the plugin gets its
+   stdin, stdout and stderr and nothing of ours (sockets, other pipes). */
+static inline int aviary_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
+#ifdef AVIARY_HAVE_SPAWN_CLOSEFROM
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+#else
+    (void)actions; (void)from;
+    return 0;
+#endif
+}
+
+/* waitpid's status, decoded (the W* macros are not imported). */
+static inline int aviary_wait_exited(int status) { return WIFEXITED(status); }
+static inline int aviary_wait_exit_status(int status) { return WEXITSTATUS(status); }
+static inline int aviary_wait_signalled(int status) { return WIFSIGNALED(status); }
+static inline int aviary_wait_term_signal(int status) { return WTERMSIG(status); }
+
 #endif

@@ -170,16 +170,16 @@ private let pemB64 = Data(pem.utf8).base64EncodedString()
         } throws: { "\($0)".contains("users[0].user: a client certificate needs both client-certificate and client-key") }
     }
 
-    @Test func execPluginsAreRefusedClearly() throws {
+    @Test func authProvidersAreRefusedClearly() throws {
         let cfg = try KubeConfig.parse("""
             current-context: x
             clusters: [{name: c, cluster: {server: "https://h:1"}}]
-            users: [{name: u, user: {exec: {command: aws}}}]
+            users: [{name: u, user: {auth-provider: {name: gcp}}}]
             contexts: [{name: x, context: {cluster: c, user: u}}]
             """, file: "/k")
         #expect {
             _ = try cfg.access()
-        } throws: { "\($0)" == "kubeconfig /k: users[0].user.exec: not supported by aviary; use a token, tokenFile or client certificate" }
+        } throws: { "\($0)" == "kubeconfig /k: users[0].user.auth-provider: not supported by aviary; use a token, tokenFile, client certificate or exec plugin" }
     }
 }
 

@@ -11,6 +11,9 @@ public struct KubeClient: Sendable {
     public var userAgent: String
     let engine: CurlEngine
     let limiter: RateLimiter
+    /// The proxy every request uses, decided once ("" for none): the
+    /// kubeconfig's proxy-url, or the environment as kubectl reads it.
+    let proxy: String
     let observer: RequestObserver?
     let logger: Logger
 
@@ -28,6 +31,7 @@ public struct KubeClient: Sendable {
         self.userAgent = userAgent
         self.engine = engine
         self.limiter = RateLimiter(qps: qps, burst: burst)
+        self.proxy = access.proxyForRequests()
         self.observer = observer
         self.logger = logger
     }
@@ -140,42 +144,61 @@ public struct KubeClient: Sendable {
         if let s = options.fieldSelector { q.append(("fieldSelector", s)) }
         if options.allowBookmarks { q.append(("allowWatchBookmarks", "true")) }
         if let t = options.timeoutSeconds { q.append(("timeoutSeconds", String(t))) }
-        try await limiter.acquire()
-        // No whole-request limit: the server's timeoutSeconds ends the watch, with a grace period.
-        var request = try makeRequest("GET", resource.path(namespace: namespace), query: q, body: nil, contentType: nil)
-        request.timeout = options.timeoutSeconds.map { .seconds($0 + 30) }
-        request.idleTimeout = options.idleTimeout
-        let stream = engine.stream(request, bufferLimit: bufferLimit)
-        let head: (status: Int, headers: [String: String])
-        do {
-            head = try await stream.head()
-        } catch {
-            observer?(request.method, 0)
-            throw mapTransport(error)
+        var refreshed = false
+        while true {
+            try await limiter.acquire()
+            // Not compressed: a watch's events are small and must arrive as they happen.
+            let prepared = try await makeRequest("GET", resource.path(namespace: namespace), query: q, body: nil, contentType: nil, compress: false)
+            var request = prepared.request
+            // No whole-request limit: the server's timeoutSeconds ends the watch, with a grace period.
+            request.timeout = options.timeoutSeconds.map { .seconds($0 + 30) }
+            request.idleTimeout = options.idleTimeout
+            let stream = engine.stream(request, bufferLimit: bufferLimit)
+            let head: (status: Int, headers: [String: String])
+            do {
+                head = try await stream.head()
+            } catch {
+                observer?(request.method, 0)
+                throw mapTransport(error)
+            }
+            observer?(request.method, head.status)
+            guard head.status == 200 else {
+                var body = Data()
+                while let chunk = try? await stream.read() { body.append(chunk) }
+                if head.status == 401, !refreshed, refresh(prepared) {
+                    refreshed = true
+                    continue
+                }
+                throw apiError(status: head.status, body: body)
+            }
+            return WatchStream(stream: stream)
         }
-        observer?(request.method, head.status)
-        guard head.status == 200 else {
-            var body = Data()
-            while let chunk = try? await stream.read() { body.append(chunk) }
-            throw apiError(status: head.status, body: body)
-        }
-        return WatchStream(stream: stream)
     }
 
     // MARK: plumbing
 
     /// Sends one request with rate limiting and retries; non-2xx answers become `KubeError.api`.
+    /// A GET offers gzip unless the kubeconfig says `disable-compression: true`
+    /// (curl decodes it; the body returned is always plain).
     public func send(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
                      contentType: String? = nil) async throws -> HTTPResponse {
         var attempt = 1
+        var refreshed = false
         while true {
             try await limiter.acquire()
-            let request = try makeRequest(method, path, query: query, body: body, contentType: contentType)
+            let prepared = try await makeRequest(method, path, query: query, body: body, contentType: contentType, compress: method == "GET")
+            let request = prepared.request
             let outcome: RetryPolicy.Outcome
             do {
                 let response = try await engine.perform(request)
                 observer?(method, response.status)
                 if (200..<300).contains(response.status) { return response }
+                // Refused before anything happened, so any verb may go again, once, with a fresh credential.
+                if response.status == 401, !refreshed, refresh(prepared) {
+                    refreshed = true
+                    logger.debug("\(method) \(path): 401 with an exec plugin's credential; fetching a fresh one")
+                    continue
+                }
                 let error = apiError(status: response.status, body: response.body)
                 let retryAfter = response.headers["retry-after"].flatMap(Double.init).flatMap { $0.isFinite ? $0 : nil }
                 outcome = .status(response.status, retryAfter: retryAfter)
@@ -197,19 +220,56 @@ public struct KubeClient: Sendable {
         }
     }
 
-    func makeRequest(_ method: String, _ path: String, query: [(String, String)], body: Data?, contentType: String?) throws -> HTTPRequest {
+    /// A request ready to send, and the exec plugin's credential it carries (if any).
+    struct Prepared {
+        var request: HTTPRequest
+        var execCredential: ExecCredential?
+    }
+
+    /// After a 401: drops the exec plugin's credential the request carried,
+    /// so the next request runs the plugin again. False when there is no
+    /// such credential (a fixed token or certificate: asking again is useless).
+    func refresh(_ prepared: Prepared) -> Bool {
+        guard let used = prepared.execCredential, case .exec(let source) = access.credentials else { return false }
+        source.invalidate(used)
+        return true
+    }
+
+    /// Builds a request. The credential is resolved here, per request: a
+    /// rotated token file is read again, and an exec plugin's token or client
+    /// certificate (cached until it expires) goes into this request's header
+    /// or TLS settings.
+    func makeRequest(_ method: String, _ path: String, query: [(String, String)], body: Data?, contentType: String?,
+                     compress: Bool) async throws -> Prepared {
+        // The API server is spoken to over https only, unless --allow-insecure-http: a token never crosses the network in clear by accident.
+        if let refusal = access.insecureHTTPRefusal(field: access.source) { throw KubeError.config(refusal) }
         var url = access.server + path
         if !query.isEmpty {
             url += "?" + query.map { "\($0.0)=\(PathEscape.query($0.1))" }.joined(separator: "&")
         }
         var headers = ["Accept: application/json", "User-Agent: \(userAgent)"]
         if let contentType { headers.append("Content-Type: \(contentType)") }
-        if case .bearer(let source) = access.credentials {
+        var tls = access.tls
+        var execCredential: ExecCredential?
+        switch access.credentials {
+        case .none, .clientCertificate:
+            break
+        case .bearer(let source):
             headers.append("Authorization: Bearer \(try source.current())")
+        case .exec(let source):
+            let credential = try await source.credential()
+            if let token = credential.token { headers.append("Authorization: Bearer \(token)") }
+            if let cert = credential.clientCertificatePEM, let key = credential.clientKeyPEM {
+                tls.clientCertPEM = cert
+                tls.clientKeyPEM = key
+            }
+            execCredential = credential
         }
-        // The API server is spoken to over https only: a token never crosses the network in clear.
-        return HTTPRequest(method: method, url: url, headers: headers, body: body, tls: access.tls, timeout: requestTimeout,
-                           allowedProtocols: HTTPRequest.httpsOnly)
+        var request = HTTPRequest(method: method, url: url, headers: headers, body: body, tls: tls, timeout: requestTimeout,
+                                  allowedProtocols: access.allowInsecureHTTP ? HTTPRequest.httpOrHTTPS : HTTPRequest.httpsOnly)
+        request.proxy = proxy
+        if compress, !access.disableCompression { request.acceptEncoding = "gzip" }
+        return Prepared(request: request, execCredential: execCredential)
     }
 
     func apiError(status: Int, body: Data) -> KubeError {

@@ -12,21 +12,44 @@ public struct ClusterAccess: Sendable {
     public var namespace: String
     /// Where this came from, for messages: "kubeconfig /root/.kube/config context kind-x" or "in-cluster".
     public var source: String
+    /// The API server is spoken to over https only; a plain `http://` server
+    /// is refused (a token must not cross the network in clear) unless this
+    /// is true, which only `--allow-insecure-http` sets. Default false.
+    public var allowInsecureHTTP: Bool
+    /// A kubeconfig's `disable-compression: true`: do not ask for gzip.
+    /// Default false: gets and lists offer `Accept-Encoding: gzip`, as client-go does.
+    public var disableCompression: Bool
+    /// Where requests find a proxy. Default: the environment, as kubectl reads it.
+    public var proxy: ProxySetting
 
-    public init(server: String, tls: TLSSettings, credentials: Credentials, namespace: String = "default", source: String) {
+    public init(server: String, tls: TLSSettings, credentials: Credentials, namespace: String = "default", source: String,
+                allowInsecureHTTP: Bool = false, disableCompression: Bool = false, proxy: ProxySetting = .environment) {
         self.server = server.hasSuffix("/") ? String(server.dropLast()) : server
         self.tls = tls
         self.credentials = credentials
         self.namespace = namespace
         self.source = source
+        self.allowInsecureHTTP = allowInsecureHTTP
+        self.disableCompression = disableCompression
+        self.proxy = proxy
     }
 
     /// Loads the in-cluster config when running in a pod, else the kubeconfig.
-    public static func load(kubeconfig: String? = nil, context: String? = nil) throws -> ClusterAccess {
+    /// `allowInsecureHTTP` is `--allow-insecure-http`: without it a kubeconfig
+    /// whose server is plain http:// is refused.
+    public static func load(kubeconfig: String? = nil, context: String? = nil, allowInsecureHTTP: Bool = false) throws -> ClusterAccess {
         if kubeconfig == nil, context == nil, InCluster.isAvailable() {
             return try InCluster.load()
         }
-        return try KubeConfig.load(explicitPath: kubeconfig).access(context: context)
+        return try KubeConfig.load(explicitPath: kubeconfig).access(context: context, allowInsecureHTTP: allowInsecureHTTP)
+    }
+
+    /// Why requests to `server` may not be sent, or nil: plain http without
+    /// `allowInsecureHTTP`. `field` names where the server came from.
+    func insecureHTTPRefusal(field: String) -> String? {
+        guard !allowInsecureHTTP, server.lowercased().hasPrefix("http://") else { return nil }
+        return "\(field): \"\(server)\" is plain http, so the token or client certificate and every object would cross the network in clear; "
+            + "use an https:// server, or pass --allow-insecure-http to allow it"
     }
 }
 
@@ -35,6 +58,9 @@ public enum Credentials: Sendable {
     /// Client certificate: carried in `TLSSettings`.
     case clientCertificate
     case bearer(TokenSource)
+    /// A kubeconfig exec plugin: a token and/or a client certificate, fetched
+    /// when needed and cached until it expires or the server answers 401.
+    case exec(ExecCredentialSource)
 }
 
 /// A bearer token, fixed or read from a file that may be rotated underneath us

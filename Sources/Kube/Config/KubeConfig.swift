@@ -4,8 +4,10 @@ import Yams
 
 /// A kubeconfig, possibly merged from several files (`KUBECONFIG=a:b`). As in
 /// kubectl, the first file to define a cluster, user or context name wins, and
-/// the first non-empty current-context wins. Relative paths are resolved
-/// against the directory of the file that holds them.
+/// the first non-empty current-context wins. Relative paths
+/// (certificate-authority, client-certificate, client-key, tokenFile, and an
+/// exec command with a slash in it) are resolved against the directory of
+/// the file that holds them.
 public struct KubeConfig: Sendable {
     struct Entry<T: Sendable>: Sendable {
         var value: T
@@ -18,6 +20,11 @@ public struct KubeConfig: Sendable {
         var certificateAuthority: String?
         var certificateAuthorityData: String?
         var insecureSkipTLSVerify = false
+        var tlsServerName: String?
+        var proxyURL: String?
+        var disableCompression = false
+        /// `extensions[name=client.authentication.k8s.io/exec].extension`, for an exec plugin's cluster info.
+        var execExtension: JSONValue?
     }
 
     struct User: Sendable {
@@ -27,6 +34,7 @@ public struct KubeConfig: Sendable {
         var clientKeyData: String?
         var token: String?
         var tokenFile: String?
+        var exec: ExecConfig?
         var unsupported: String?
     }
 
@@ -93,6 +101,24 @@ public struct KubeConfig: Sendable {
             c.certificateAuthority = try reader.string(body, "certificate-authority", at: "\(at).cluster.certificate-authority").map(reader.resolve)
             c.certificateAuthorityData = try reader.string(body, "certificate-authority-data", at: "\(at).cluster.certificate-authority-data")
             c.insecureSkipTLSVerify = try reader.bool(body, "insecure-skip-tls-verify", at: "\(at).cluster.insecure-skip-tls-verify") ?? false
+            c.tlsServerName = try reader.string(body, "tls-server-name", at: "\(at).cluster.tls-server-name").flatMap { $0.isEmpty ? nil : $0 }
+            if let name = c.tlsServerName, IPAddress(name) == nil, !AddressPolicy.isHostName(name.lowercased()) {
+                throw reader.error("\(at).cluster.tls-server-name", "\"\(name.prefix(100))\" is not a host name or IP address")
+            }
+            c.proxyURL = try reader.string(body, "proxy-url", at: "\(at).cluster.proxy-url").flatMap { $0.isEmpty ? nil : $0 }
+            if let proxy = c.proxyURL, let problem = Self.proxyURLProblem(proxy) {
+                throw reader.error("\(at).cluster.proxy-url", problem)
+            }
+            c.disableCompression = try reader.bool(body, "disable-compression", at: "\(at).cluster.disable-compression") ?? false
+            for (j, ext) in try reader.list(body, "extensions", at: "\(at).cluster.extensions").enumerated() {
+                guard try reader.string(ext, "name", at: "\(at).cluster.extensions[\(j)].name") == Self.execExtensionName,
+                      let value = ext["extension"] else { continue }
+                do {
+                    c.execExtension = try JSONValue(yamlNode: value)
+                } catch {
+                    throw reader.error("\(at).cluster.extensions[\(j)].extension", "\(error)")
+                }
+            }
             if config.clusters[name] == nil { config.clusters[name] = Entry(value: c, file: file, index: i) }
         }
         for (i, item) in try reader.list(root, "users").enumerated() {
@@ -106,7 +132,10 @@ public struct KubeConfig: Sendable {
             u.clientKeyData = try reader.string(body, "client-key-data", at: "\(at).user.client-key-data")
             u.token = try reader.string(body, "token", at: "\(at).user.token")
             u.tokenFile = try reader.string(body, "tokenFile", at: "\(at).user.tokenFile").map(reader.resolve)
-            for unsupported in ["exec", "auth-provider", "username"] where body[unsupported] != nil {
+            if let exec = body["exec"], exec.null == nil {
+                u.exec = try reader.exec(exec, at: "\(at).user.exec")
+            }
+            for unsupported in ["auth-provider", "username"] where body[unsupported] != nil {
                 u.unsupported = unsupported
             }
             if config.users[name] == nil { config.users[name] = Entry(value: u, file: file, index: i) }
@@ -135,8 +164,27 @@ public struct KubeConfig: Sendable {
 
     public var contextNames: [String] { contexts.keys.sorted() }
 
+    /// The cluster extension an exec plugin with provideClusterInfo is handed as `spec.cluster.config`.
+    static let execExtensionName = "client.authentication.k8s.io/exec"
+
+    /// Why a `proxy-url` cannot be used, or nil (client-go's rules: a URL with scheme http, https or socks5).
+    static func proxyURLProblem(_ url: String) -> String? {
+        guard let range = url.range(of: "://") else {
+            return "\"\(url.prefix(100))\" is not a URL with a scheme; write e.g. http://proxy.example:3128"
+        }
+        let scheme = url[..<range.lowerBound].lowercased()
+        guard ["http", "https", "socks5"].contains(scheme) else {
+            return "unsupported scheme \"\(scheme.prefix(20))\"; it must be http, https or socks5"
+        }
+        guard ProxyEnvironment.proxyURL(url) != nil else { return "\"\(url.prefix(100))\" is not a valid URL" }
+        return nil
+    }
+
     /// Resolves a context (the current one by default) into something a client can use.
-    public func access(context name: String? = nil) throws -> ClusterAccess {
+    /// `allowInsecureHTTP` (`--allow-insecure-http`) lets a plain http:// server through;
+    /// `execTimeout` bounds each run of an exec plugin.
+    public func access(context name: String? = nil, allowInsecureHTTP: Bool = false,
+                       execTimeout: Duration = ExecCredentialSource.defaultTimeout) throws -> ClusterAccess {
         let where_ = files.joined(separator: ":")
         guard let contextName = name ?? (currentContext?.isEmpty == false ? currentContext : nil) else {
             throw KubeError.config("kubeconfig \(where_): current-context is not set and no context was chosen")
@@ -157,6 +205,7 @@ public struct KubeConfig: Sendable {
             throw KubeError.config("\(cAt).server: \"\(server)\" is not an http(s) URL")
         }
         var tls = TLSSettings()
+        tls.serverName = cluster.value.tlsServerName
         if cluster.value.insecureSkipTLSVerify, cluster.value.certificateAuthority != nil || cluster.value.certificateAuthorityData != nil {
             throw KubeError.config("\(cAt): insecure-skip-tls-verify cannot be combined with a certificate authority")
         }
@@ -191,6 +240,14 @@ public struct KubeConfig: Sendable {
                 throw KubeError.config("\(uAt): a client certificate needs both client-certificate and client-key")
             }
             if tls.clientCertPEM != nil { credentials = .clientCertificate }
+            if let exec = u.exec {
+                let info = ExecClusterInfo(server: server, tlsServerName: cluster.value.tlsServerName,
+                                           insecureSkipTLSVerify: cluster.value.insecureSkipTLSVerify, certificateAuthorityData: tls.caPEM,
+                                           proxyURL: cluster.value.proxyURL, disableCompression: cluster.value.disableCompression,
+                                           config: cluster.value.execExtension)
+                credentials = .exec(ExecCredentialSource(config: exec, user: userName, cluster: info, timeout: execTimeout))
+            }
+            // A token beats an exec plugin, as in client-go.
             if let token = u.token, !token.isEmpty {
                 credentials = .bearer(TokenSource(token: token))
             } else if let path = u.tokenFile {
@@ -199,12 +256,18 @@ public struct KubeConfig: Sendable {
                 }
             }
             if case .none = credentials, let unsupported = u.unsupported {
-                throw KubeError.config("\(uAt).\(unsupported): not supported by aviary; use a token, tokenFile or client certificate")
+                throw KubeError.config("\(uAt).\(unsupported): not supported by aviary; use a token, tokenFile, client certificate or exec plugin")
             }
         }
-        return ClusterAccess(server: server, tls: tls, credentials: credentials,
-                             namespace: ctx.value.namespace.flatMap { $0.isEmpty ? nil : $0 } ?? "default",
-                             source: "kubeconfig \(where_) context \(contextName)")
+        let access = ClusterAccess(server: server, tls: tls, credentials: credentials,
+                                   namespace: ctx.value.namespace.flatMap { $0.isEmpty ? nil : $0 } ?? "default",
+                                   source: "kubeconfig \(where_) context \(contextName)", allowInsecureHTTP: allowInsecureHTTP,
+                                   disableCompression: cluster.value.disableCompression,
+                                   proxy: cluster.value.proxyURL.map { .url($0) } ?? .environment)
+        if let refusal = access.insecureHTTPRefusal(field: "kubeconfig \(cluster.file): clusters[\(cluster.index)].cluster.server") {
+            throw KubeError.config(refusal)
+        }
+        return access
     }
 
     private static func base64(_ text: String, at field: String) throws -> Data {
@@ -248,17 +311,80 @@ private struct FieldReader {
         return b
     }
 
-    func list(_ node: Node, _ key: String) throws -> [Node] {
+    func list(_ node: Node, _ key: String, at field: String? = nil) throws -> [Node] {
         guard let value = node[key] else { return [] }
         if value.null != nil || value.string == "" { return [] }
-        guard let seq = value.sequence else { throw error(key, "must be a list") }
+        guard let seq = value.sequence else { throw error(field ?? key, "must be a list") }
         return Array(seq)
+    }
+
+    func stringList(_ node: Node, _ key: String, at field: String) throws -> [String] {
+        try list(node, key, at: field).enumerated().map { i, item in
+            if case .scalar(let s) = item, item.null == nil { return s.string }
+            throw error("\(field)[\(i)]", "must be a string")
+        }
+    }
+
+    /// A user's `exec` section, checked as client-go checks it.
+    func exec(_ node: Node, at field: String) throws -> ExecConfig {
+        guard node.mapping != nil else { throw error(field, "must be a mapping") }
+        let supported = "use client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1"
+        guard let versionText = try string(node, "apiVersion", at: "\(field).apiVersion"), !versionText.isEmpty else {
+            throw error("\(field).apiVersion", "missing; \(supported)")
+        }
+        guard let version = ExecConfig.APIVersion(rawValue: versionText) else {
+            let why = versionText == "client.authentication.k8s.io/v1alpha1" ? "no longer supported (Kubernetes 1.24 removed it)" : "not supported"
+            throw error("\(field).apiVersion", "\"\(versionText.prefix(100))\" is \(why); \(supported)")
+        }
+        let command = try requiredString(node, "command", at: "\(field).command")
+        let args = try stringList(node, "args", at: "\(field).args")
+        var env: [ExecConfig.EnvVar] = []
+        for (i, item) in try list(node, "env", at: "\(field).env").enumerated() {
+            let name = try requiredString(item, "name", at: "\(field).env[\(i)].name")
+            env.append(ExecConfig.EnvVar(name: name, value: try string(item, "value", at: "\(field).env[\(i)].value") ?? ""))
+        }
+        let installHint = try string(node, "installHint", at: "\(field).installHint")
+        let provideClusterInfo = try bool(node, "provideClusterInfo", at: "\(field).provideClusterInfo") ?? false
+        let mode: ExecConfig.InteractiveMode
+        if let text = try string(node, "interactiveMode", at: "\(field).interactiveMode"), !text.isEmpty {
+            guard let m = ExecConfig.InteractiveMode(rawValue: text) else {
+                throw error("\(field).interactiveMode", "\"\(text.prefix(100))\" is not one of Never, IfAvailable, Always")
+            }
+            mode = m
+        } else if version == .v1 {
+            throw error("\(field).interactiveMode", "missing: client.authentication.k8s.io/v1 requires one of Never, IfAvailable, Always")
+        } else {
+            mode = .ifAvailable
+        }
+        // A bare name is looked up on PATH; a path is relative to this file.
+        return ExecConfig(apiVersion: version, command: command.contains("/") ? resolve(command) : command, args: args, env: env,
+                          installHint: installHint, provideClusterInfo: provideClusterInfo, interactiveMode: mode)
     }
 
     func resolve(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
         if path.hasPrefix("~/") { return NSHomeDirectory() + path.dropFirst(1) }
         let dir = (file as NSString).deletingLastPathComponent
-        return dir.isEmpty ? path : dir + "/" + path
+        return dir.isEmpty ? path : Self.clean(dir + "/" + path)
+    }
+
+    /// Go's filepath.Clean, lexically (as client-go joins a kubeconfig's
+    /// directory and a relative path): no "." components, ".." taken back
+    /// against the one before, no doubled slashes.
+    static func clean(_ path: String) -> String {
+        let absolute = path.hasPrefix("/")
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == "..", let last = parts.last, last != ".." {
+                parts.removeLast()
+            } else if part == "..", absolute {
+                continue
+            } else {
+                parts.append(part)
+            }
+        }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 }

@@ -9,12 +9,19 @@ public struct TLSSettings: Sendable, Hashable {
     public var clientKeyPEM: Data?
     /// Only ever true when a kubeconfig explicitly says `insecure-skip-tls-verify: true`.
     public var insecureSkipVerify: Bool
+    /// The name the server's certificate must carry and the name sent as SNI,
+    /// when it differs from the URL's host (a kubeconfig's `tls-server-name`).
+    /// Verification stays on; only the name checked changes. See `Transfer`
+    /// for how curl is told (CURLOPT_CONNECT_TO).
+    public var serverName: String?
 
-    public init(caPEM: Data? = nil, clientCertPEM: Data? = nil, clientKeyPEM: Data? = nil, insecureSkipVerify: Bool = false) {
+    public init(caPEM: Data? = nil, clientCertPEM: Data? = nil, clientKeyPEM: Data? = nil, insecureSkipVerify: Bool = false,
+                serverName: String? = nil) {
         self.caPEM = caPEM
         self.clientCertPEM = clientCertPEM
         self.clientKeyPEM = clientKeyPEM
         self.insecureSkipVerify = insecureSkipVerify
+        self.serverName = serverName
     }
 }
 
@@ -45,6 +52,17 @@ public struct HTTPRequest: Sendable {
     public var maxResponseBytes: Int?
     /// Where the request may connect; nil: anywhere.
     public var addressPolicy: AddressPolicy?
+    /// `Accept-Encoding` to offer (CURLOPT_ACCEPT_ENCODING), e.g. "gzip";
+    /// curl then decodes the body itself, so the caller always sees plain
+    /// bytes (the `content-encoding` header still says what travelled).
+    /// nil: ask for nothing, the server sends the body as it is.
+    public var acceptEncoding: String?
+    /// The proxy: nil leaves curl to its defaults (the `*_proxy` environment
+    /// variables as curl reads them, which analysis providers rely on); ""
+    /// means none at all, whatever the environment says; anything else is the
+    /// proxy URL (http, https, socks5, socks5h), used for every host. The API
+    /// server client always decides for itself (`ProxyEnvironment`).
+    public var proxy: String?
 
     public static let httpsOnly = "https"
     public static let httpOrHTTPS = "http,https"

@@ -22,6 +22,8 @@ final class Transfer: @unchecked Sendable {
     let token: CancelToken
     private(set) var easy: UnsafeMutableRawPointer?
     private var headerList: UnsafeMutablePointer<curl_slist>?
+    /// CURLOPT_CONNECT_TO's list, kept until the transfer ends (curl does not copy it).
+    private var connectToList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     private var status = 0
     private var headers: [String: String] = [:]
@@ -69,7 +71,24 @@ final class Transfer: @unchecked Sendable {
             release()
             throw error
         }
-        check(aviary_easy_setopt_string(h, CURLOPT_URL, request.url))
+        var url = request.url
+        var extraHeaders: [String] = []
+        if let name = request.tls.serverName, !name.isEmpty {
+            switch Self.serverNameRoute(url: request.url, serverName: name) {
+            case .unchanged:
+                break
+            case .unusable:
+                release()
+                throw RequestRefused(.url, "the TLS server name \"\(name)\" cannot be used with \(request.server)")
+            case .rerouted(let rewritten, let connectTo, let hostHeader):
+                url = rewritten
+                let list = curl_slist_append(nil, connectTo)
+                connectToList = list
+                check(aviary_easy_setopt_slist(h, CURLOPT_CONNECT_TO, list))
+                if !request.headers.contains(where: { $0.lowercased().hasPrefix("host:") }) { extraHeaders.append(hostHeader) }
+            }
+        }
+        check(aviary_easy_setopt_string(h, CURLOPT_URL, url))
         check(aviary_easy_setopt_string(h, CURLOPT_PROTOCOLS_STR, request.allowedProtocols))
         check(aviary_easy_setopt_string(h, CURLOPT_REDIR_PROTOCOLS_STR, request.allowedProtocols))
         // A redirect is an answer, never followed: a server cannot send us somewhere else.
@@ -81,6 +100,15 @@ final class Transfer: @unchecked Sendable {
         if request.addressPolicy != nil {
             // What is checked is what is connected to: no proxy in between.
             check(aviary_easy_setopt_string(h, CURLOPT_NOPROXY, "*"))
+        } else if let proxy = request.proxy {
+            // The caller decided ("" is none): curl must not apply its own
+            // reading of the proxy variables or no_proxy on top.
+            check(aviary_easy_setopt_string(h, CURLOPT_PROXY, proxy))
+            check(aviary_easy_setopt_string(h, CURLOPT_NOPROXY, ""))
+        }
+        if let encoding = request.acceptEncoding {
+            // curl sends Accept-Encoding and decodes the body as it arrives.
+            check(aviary_easy_setopt_string(h, CURLOPT_ACCEPT_ENCODING, encoding))
         }
         if verdict == .checkAddresses {
             // A connection of its own, so the check below always runs: a pooled
@@ -122,7 +150,7 @@ final class Transfer: @unchecked Sendable {
         }
         var list: UnsafeMutablePointer<curl_slist>?
         // curl adds "Expect: 100-continue" to large bodies; the API server does not need the extra round trip.
-        for line in request.headers + ["Expect:"] { list = curl_slist_append(list, line) }
+        for line in request.headers + extraHeaders + ["Expect:"] { list = curl_slist_append(list, line) }
         headerList = list
         check(aviary_easy_setopt_slist(h, CURLOPT_HTTPHEADER, list))
 
@@ -174,12 +202,55 @@ final class Transfer: @unchecked Sendable {
         return bytes.withUnsafeMutableBytes { aviary_easy_setopt_blob(h, option, $0.baseAddress, $0.count) }
     }
 
-    /// Frees the easy handle and header list. Safe to call twice.
+    /// Frees the easy handle and header lists. Safe to call twice.
     func release() {
         if let h = easy { curl_easy_cleanup(h) }
         easy = nil
         if let l = headerList { curl_slist_free_all(l) }
         headerList = nil
+        if let l = connectToList { curl_slist_free_all(l) }
+        connectToList = nil
+    }
+
+    enum ServerNameRoute: Equatable {
+        /// The name is the URL's host already.
+        case unchanged
+        case rerouted(url: String, connectTo: String, hostHeader: String)
+        /// A URL or name curl cannot use.
+        case unusable
+    }
+
+    /// How a request reaches `url` while the certificate is checked against
+    /// `serverName` (a kubeconfig's `tls-server-name`, Go's
+    /// `tls.Config.ServerName`).
+    ///
+    /// libcurl 7.88 has no option for "verify this other name", and turning
+    /// CURLOPT_SSL_VERIFYHOST off is not an option. So the URL's host becomes
+    /// the server name (curl then sends it as SNI and verifies the
+    /// certificate against it, VERIFYHOST still on) and CURLOPT_CONNECT_TO
+    /// (`name:port:host:port`) sends the connection to the real host. Through
+    /// an HTTP proxy, the CONNECT asks for the real host too, as Go does
+    /// (ProxyTests checks it). CURLOPT_RESOLVE would need the host's address
+    /// up front (no DNS name, no proxy), so it is not used. The `Host` header
+    /// keeps the original host and port, as in client-go.
+    static func serverNameRoute(url: String, serverName: String) -> ServerNameRoute {
+        guard let handle = curl_url() else { return .unusable }
+        defer { curl_url_cleanup(handle) }
+        guard curl_url_set(handle, CURLUPART_URL, url, 0) == CURLUE_OK else { return .unusable }
+        func part(_ what: CURLUPart, _ flags: Int32 = 0) -> String? {
+            var out: UnsafeMutablePointer<CChar>?
+            guard curl_url_get(handle, what, &out, UInt32(flags)) == CURLUE_OK, let out else { return nil }
+            defer { curl_free(out) }
+            return String(cString: out)
+        }
+        guard let host = part(CURLUPART_HOST), let port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT) else { return .unusable }
+        let explicitPort = part(CURLUPART_PORT)
+        // An IPv6 address goes in brackets in a URL and in CONNECT_TO.
+        let name = serverName.contains(":") && !serverName.hasPrefix("[") ? "[\(serverName)]" : serverName
+        if name.lowercased() == host.lowercased() { return .unchanged }
+        guard curl_url_set(handle, CURLUPART_HOST, name, 0) == CURLUE_OK, let rewritten = part(CURLUPART_URL) else { return .unusable }
+        return .rerouted(url: rewritten, connectTo: "\(name):\(port):\(host):\(port)",
+                         hostHeader: "Host: \(host)" + (explicitPort.map { ":\($0)" } ?? ""))
     }
 
     func touch() { lastActivity = .now }

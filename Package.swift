@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AviaryAPI", "Kube", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis"], exclude: ["Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

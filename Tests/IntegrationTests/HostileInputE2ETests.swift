@@ -1,6 +1,7 @@
 import AviaryAPI
 import Foundation
 import Kube
+import TestSupport
 import Testing
 
 /// What a platform team tries before putting a cluster-wide controller in a
@@ -315,22 +316,7 @@ final class SilentListener: @unchecked Sendable {
     let port: Int
 
     init() throws {
-        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard sock >= 0 else { throw KubeError.config("socket: \(errno)") }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0, listen(sock, 16) == 0 else {
-            _ = Glibc.close(sock)
-            throw KubeError.config("bind/listen: \(errno)")
-        }
-        var out = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &out) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) } }
-        fd = sock
-        port = Int(UInt16(bigEndian: out.sin_port))
+        (fd, port) = try Loopback.listen()
     }
 
     func close() { _ = Glibc.close(fd) }

@@ -154,7 +154,8 @@ func source(_ command: String, mode: ExecConfig.InteractiveMode = .never, env: [
             """)
         let start = ContinuousClock.now
         let error = await #expect(throws: ExecPluginError.self) { _ = try await source(plugin, timeout: .seconds(1)).credential() }
-        #expect(ContinuousClock.now - start < .seconds(4))
+        // Killed at its timeout, not after its 60 s sleep (a loaded machine may take a few seconds more).
+        #expect(ContinuousClock.now - start < .seconds(30))
         #expect(error?.kind == .timedOut)
         #expect(error?.description == "exec plugin \"\(plugin)\" (user \"dev\") did not finish within 1.0 seconds and was killed; "
             + "it said: waiting for a browser login")
@@ -177,7 +178,7 @@ func source(_ command: String, mode: ExecConfig.InteractiveMode = .never, env: [
         let start = ContinuousClock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(ContinuousClock.now - start < .seconds(2), "not the plugin's 5 s")
+        #expect(ContinuousClock.now - start < .seconds(4), "not the plugin's 5 s")
     }
 
     @Test func failuresSayWhatThePluginSaid() async throws {

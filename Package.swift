@@ -27,10 +27,13 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        // The Kubernetes API client: config, HTTP engine on curl's multi interface, verbs, watch.
+        // Kubernetes object types, JSON, time and list/watch decoding: no network, no libcurl.
+        .target(name: "KubeAPI", dependencies: ["Yams"]),
+        // The Kubernetes API client: config, HTTP engine on curl's multi interface, verbs, watch. Re-exports KubeAPI.
         .target(
             name: "Kube",
             dependencies: [
+                "KubeAPI",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -38,9 +41,9 @@ let package = Package(
             ]
         ),
         // Aviary's own resources: Rollout (and later AnalysisTemplate, AnalysisRun), as compact Codable types.
-        .target(name: "AviaryAPI", dependencies: ["Kube"]),
+        .target(name: "AviaryAPI", dependencies: ["KubeAPI"]),
         // The decisions: pure functions from what the cluster looks like to what to do next.
-        .target(name: "Rollouts", dependencies: ["AviaryAPI", "Analysis", "Kube"]),
+        .target(name: "Rollouts", dependencies: ["AviaryAPI", "AnalysisCore", "KubeAPI"]),
         // The controller runtime: informer caches, work queue, workers, and the executor that applies plans.
         .target(
             name: "Controller",
@@ -62,8 +65,10 @@ let package = Package(
                 .product(name: "FlyingFox", package: "FlyingFox"),
             ]
         ),
-        // Analysis: the condition language, the judgement rules and the run's schedule (pure), and the providers.
-        .target(name: "Analysis", dependencies: ["AviaryAPI", "Kube", .product(name: "DequeModule", package: "swift-collections")]),
+        // The analysis that needs no network: the condition language, judgement, the run's schedule and recorder.
+        .target(name: "AnalysisCore", dependencies: ["AviaryAPI", "KubeAPI"]),
+        // The providers (Prometheus, web, Job) and the measuring machinery; re-exports AnalysisCore.
+        .target(name: "Analysis", dependencies: ["AnalysisCore", "AviaryAPI", "Kube", .product(name: "DequeModule", package: "swift-collections")]),
         // Marks pods Ready, since the local control plane has no kubelet.
         .executableTarget(
             name: "PodSim",
@@ -75,7 +80,7 @@ let package = Package(
             ]
         ),
         // What the kubectl plugin prints (pure renderers, tested against golden text).
-        .target(name: "Plugin", dependencies: ["AviaryAPI", "Kube"]),
+        .target(name: "Plugin", dependencies: ["AviaryAPI", "KubeAPI"]),
         // The `aviary` command.
         .executableTarget(
             name: "Aviary",
@@ -108,10 +113,10 @@ let package = Package(
         // Helpers shared by test targets (a tiny HTTP server on loopback).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "TestSupport"]),
-        .testTarget(name: "PluginTests", dependencies: ["Plugin", "AviaryAPI", "Kube"]),
-        .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "Analysis", "AviaryAPI", "Kube"]),
+        .testTarget(name: "PluginTests", dependencies: ["Plugin", "AviaryAPI", "KubeAPI"]),
+        .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AnalysisCore", "AviaryAPI", "KubeAPI"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AviaryAPI", "Kube", "TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AnalysisCore", "AviaryAPI", "Kube", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// The phases of a measurement, a metric and a run, worst last.
 public enum AnalysisPhase: String, Codable, Sendable, Comparable, CaseIterable {

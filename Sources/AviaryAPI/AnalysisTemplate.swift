@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// AnalysisTemplate (namespaced) and ClusterAnalysisTemplate (cluster-wide):
 /// the metrics that judge a release, with Argo Rollouts' field names.

@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// Blue-green: the new version stands up beside the old one, is checked on
 /// the preview Service, then takes all traffic in one selector switch.

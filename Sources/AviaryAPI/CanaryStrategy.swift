@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 public struct CanaryStrategy: Codable, Sendable, Hashable {
     public var canaryService: String?

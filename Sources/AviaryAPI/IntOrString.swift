@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// Kubernetes' int-or-string, used for maxSurge/maxUnavailable ("25%" or 2)
 /// and for pause durations ("30s" or 30).

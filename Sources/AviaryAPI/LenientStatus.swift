@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// A status is input too: anyone who may write `rollouts/status` (or
 /// `analysisruns/status`) can put anything there, and older objects predate

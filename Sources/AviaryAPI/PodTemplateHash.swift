@@ -1,5 +1,5 @@
 import Foundation
-import Kube
+import KubeAPI
 
 /// The short, stable name of a pod template: FNV-1a (32 bit) over the
 /// template's canonical JSON and the collision count, written in the

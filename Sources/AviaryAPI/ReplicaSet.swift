@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// The label that ties a ReplicaSet, its selector, its pods and the Services to one template.
 public let podTemplateHashLabel = "rollouts-pod-template-hash"

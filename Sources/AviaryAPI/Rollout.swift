@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// The label that shards Rollouts (and their AnalysisRuns) across controllers (`--instance-id`).
 public let instanceIDLabel = "aviary.dev/instance-id"

@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// The analysis a Rollout asks for: in a canary step, or in the background
 /// (`strategy.canary.analysis`, from `startingStep` on).

@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// Everything a Rollout has done so far. All progress lives here, so a
 /// restarted controller continues where the last one stopped.

@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// What `kubectl aviary list rollouts` prints.
 public enum RolloutList {

@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// What `kubectl aviary get rollout` prints: a header, then the tree of
 /// revisions → ReplicaSets (with their role) → pods, and AnalysisRuns with

@@ -1,6 +1,7 @@
 import Kube
 import Testing
 @testable import Analysis
+@testable import AnalysisCore
 
 /// A condition is a user's text run by a cluster-wide controller: no
 /// condition, however deep, long or costly, may exhaust the stack or hold a

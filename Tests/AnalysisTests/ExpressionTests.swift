@@ -1,6 +1,7 @@
 import Kube
 import Testing
 @testable import Analysis
+@testable import AnalysisCore
 import AviaryAPI
 
 @Suite struct ExpressionTests {

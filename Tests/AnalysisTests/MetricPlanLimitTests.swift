@@ -2,6 +2,7 @@ import AviaryAPI
 import Kube
 import Testing
 @testable import Analysis
+@testable import AnalysisCore
 
 /// Every number of a metric is checked when the run (or the Rollout that
 /// references its template) is read: an Error naming the metric and the field,

@@ -2,6 +2,7 @@ import Foundation
 import Kube
 import Testing
 @testable import Analysis
+@testable import AnalysisCore
 
 @Suite struct PrometheusDecodeTests {
     func decode(_ json: String, status: Int = 200) throws -> JSONValue {

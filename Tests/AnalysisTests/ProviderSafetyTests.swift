@@ -4,6 +4,7 @@ import Kube
 import TestSupport
 import Testing
 @testable import Analysis
+@testable import AnalysisCore
 
 @Suite struct ProviderRequestTests {
     @Test(arguments: [("file:///etc/passwd", "file"), ("gopher://127.0.0.1:6379/_FLUSHALL", "gopher"), ("dict://127.0.0.1:11211/", "dict")])

@@ -2,6 +2,7 @@ import AviaryAPI
 import Kube
 import Testing
 @testable import Analysis
+@testable import AnalysisCore
 
 @Suite struct RunScheduleTests {
     let t0 = KubeTime(secondsSinceEpoch: 1_000)

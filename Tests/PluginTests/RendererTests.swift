@@ -1,6 +1,6 @@
 import AviaryAPI
 import Foundation
-import Kube
+import KubeAPI
 import Testing
 @testable import Plugin
 

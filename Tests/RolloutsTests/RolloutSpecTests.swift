@@ -1,5 +1,5 @@
 import Foundation
-import Kube
+import KubeAPI
 import Testing
 @testable import AviaryAPI
 

@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 import Testing
 @testable import Rollouts
 

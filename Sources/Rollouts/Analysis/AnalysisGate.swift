@@ -1,6 +1,6 @@
-import Analysis
+import AnalysisCore
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// How any strategy waits on an AnalysisRun: find or start the run, copy its
 /// verdict into the status, and turn it into a gate. The runs are owned by

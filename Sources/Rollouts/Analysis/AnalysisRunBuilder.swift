@@ -1,7 +1,7 @@
-import Analysis
+import AnalysisCore
 import AviaryAPI
 import Foundation
-import Kube
+import KubeAPI
 
 /// The templates a Rollout's namespace can reference, read from the caches.
 public struct TemplateCatalog: Sendable {

@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// The blue-green strategy. The new ReplicaSet stands up beside the stable
 /// one and is checked on the preview Service; promotion switches the active

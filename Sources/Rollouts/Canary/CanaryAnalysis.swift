@@ -1,6 +1,6 @@
-import Analysis
+import AnalysisCore
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// Analysis in a canary: the `analysis` step, which waits for its run, and
 /// background analysis, which runs beside the steps. Both start AnalysisRuns

@@ -1,6 +1,6 @@
 import AviaryAPI
 import Foundation
-import Kube
+import KubeAPI
 
 /// The canary strategy: traffic follows pod counts (no traffic router) and
 /// Service selectors; the step machine moves the canary through setWeight,

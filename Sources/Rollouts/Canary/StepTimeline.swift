@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// What a canary's steps will do, worked out without a cluster (`kubectl
 /// aviary plan`): for each step, the pods on each side, the weight, and what

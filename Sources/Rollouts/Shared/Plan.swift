@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// What one reconcile decided: API calls in order, then the status to write.
 /// The executor applies it; nothing here touches the network.

@@ -1,7 +1,7 @@
-import Analysis
+import AnalysisCore
 import AviaryAPI
 import Foundation
-import Kube
+import KubeAPI
 
 /// The decisions, as one pure function: what the cluster looks like now →
 /// which API calls to make and what the status becomes.

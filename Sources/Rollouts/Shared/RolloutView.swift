@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// Everything one reconcile may look at, read from the informer caches.
 public struct RolloutView: Sendable {

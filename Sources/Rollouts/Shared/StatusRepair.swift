@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// A Rollout's status is input as much as its spec: anyone allowed to write
 /// `rollouts/status` (the plugin's users, for promote and abort) can write any

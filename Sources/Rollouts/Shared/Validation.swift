@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// The checks behind the InvalidSpec condition. Each problem names the field,
 /// so `kubectl describe` (and later `kubectl aviary lint`) can point at it.

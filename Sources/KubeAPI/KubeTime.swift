@@ -80,7 +80,7 @@ extension Int64 {
 }
 
 /// Hand-rolled RFC 3339 for speed and exactness (no DateFormatter, no Double).
-enum RFC3339 {
+package enum RFC3339 {
     static func format(seconds: Int64, micros: Int64?) -> String {
         let days = seconds.floorDiv(86_400)
         let rem = seconds - days * 86_400
@@ -92,7 +92,7 @@ enum RFC3339 {
     }
 
     /// Returns seconds since the epoch and the sub-second part in microseconds.
-    static func parse(_ text: String) throws -> (Int64, Int64) {
+    package static func parse(_ text: String) throws -> (Int64, Int64) {
         let b = Array(text.utf8)
         func num(_ at: Int, _ len: Int) throws -> Int64 {
             guard at + len <= b.count else { throw TimeFormatError(text: text) }

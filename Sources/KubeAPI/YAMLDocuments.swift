@@ -13,7 +13,7 @@ extension JSONValue {
         return out
     }
 
-    init(yamlNode node: Node) throws {
+    package init(yamlNode node: Node) throws {
         switch node {
         case .scalar(let scalar):
             if node.null != nil {

@@ -1,4 +1,4 @@
-import Kube
+import KubeAPI
 
 /// A parsed condition such as `result[0] >= 0.95` or
 /// `len(result) == 0 || all(result, {# < 0.5})`.

@@ -1,5 +1,5 @@
 import Foundation
-import Kube
+import KubeAPI
 
 /// The JSONPath subset web metrics use: `{$.data.ok}`, `$.items[0].value`,
 /// `{$.results[*].rate}`. Enough to pick a value out of a JSON answer.

@@ -40,13 +40,13 @@ public struct Resource: Sendable, Hashable, CustomStringConvertible {
     public static let roleBindings = Resource(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", namespaced: true)
 }
 
-enum PathEscape {
+package enum PathEscape {
     /// Names are DNS labels in practice; escape anything else rather than trust it.
-    static func segment(_ s: String) -> String {
+    package static func segment(_ s: String) -> String {
         s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
     }
 
-    static func query(_ s: String) -> String {
+    package static func query(_ s: String) -> String {
         s.addingPercentEncoding(withAllowedCharacters: queryAllowed) ?? s
     }
 

@@ -84,7 +84,7 @@ public enum Patch: Sendable {
         }
     }
 
-    func body() throws -> Data {
+    package func body() throws -> Data {
         switch self {
         case .merge(let v), .strategicMerge(let v), .apply(let v): return try JSONEncoder().encode(v)
         case .json(let ops): return try JSONEncoder().encode(ops)

@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// When each metric of a run is due, from the run's start: the n-th
 /// measurement is due at start + initialDelay + n × interval, so a slow

@@ -1,5 +1,5 @@
 import Foundation
-import Kube
+import KubeAPI
 
 /// A measured value as people read it: `0.97`, `[0.97]`, `NaN`, `"ok"`.
 public enum ValueText {

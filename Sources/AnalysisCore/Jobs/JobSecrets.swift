@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// A Job metric never carries a secret's plaintext: a Job spec is readable by
 /// anyone who can read Jobs, and it outlives the measurement.

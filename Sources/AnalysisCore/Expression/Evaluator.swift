@@ -1,5 +1,5 @@
 import Foundation
-import Kube
+import KubeAPI
 
 extension Expression {
     /// Evaluates with `result` bound to a measurement's value; a condition must give a boolean.

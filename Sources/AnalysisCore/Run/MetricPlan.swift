@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// A metric's settings, read once with their defaults and checked: what the
 /// schedule and the judgement need, with errors that name the field.

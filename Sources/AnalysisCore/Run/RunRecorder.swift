@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// Folds measurements into a run's status and judges metrics and the run.
 /// Pure: the runner takes measurements, this decides what they mean.

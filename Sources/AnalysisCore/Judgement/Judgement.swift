@@ -1,5 +1,5 @@
 import AviaryAPI
-import Kube
+import KubeAPI
 
 /// Argo users' judgement rules, as pure functions.
 public enum Judgement {

@@ -1,6 +1,6 @@
 import AviaryAPI
 import Foundation
-import Kube
+import KubeAPI
 
 /// A run's arguments, resolved for one measurement. Secret values live here
 /// only, in memory: `redact` scrubs them from every message before it is

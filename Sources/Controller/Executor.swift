@@ -133,22 +133,22 @@ public struct Executor: Sendable {
                 "namespace": .string(meta.namespace ?? ""), "uid": .string(meta.uid ?? ""),
                 "resourceVersion": .string(meta.resourceVersion ?? ""),
             ],
-            "reason": .string(event.reason), "message": .string(event.message),
+            "reason": .string(event.reason.rawValue), "message": .string(event.message),
             "type": event.warning ? "Warning" : "Normal",
             "source": ["component": .string(Self.component)],
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
             // eventTime has microseconds, so events of one second still sort in the order they happened
             // (`kubectl get events --sort-by=.eventTime`); with it the API asks for the instance and an action.
-            "eventTime": .string(MicroTime.now().description), "action": .string(event.reason),
+            "eventTime": .string(MicroTime.now().description), "action": .string(event.reason.rawValue),
             "reportingComponent": .string(Self.component), "reportingInstance": .string(Self.instance),
         ]
         do {
             let _: JSONValue = try await client.create(.events, body, namespace: meta.namespace)
         } catch {
-            logger.warning("cannot record event \(event.reason) for \(meta.namespace ?? "")/\(meta.name ?? ""): \(error)")
+            logger.warning("cannot record event \(event.reason.rawValue) for \(meta.namespace ?? "")/\(meta.name ?? ""): \(error)")
         }
         var metadata: Logger.Metadata = ["namespace": "\(meta.namespace ?? "")", "rollout": "\(meta.name ?? "")",
-                                         "reason": "\(event.reason)"]
+                                         "reason": "\(event.reason.rawValue)"]
         if let step { metadata["step"] = "\(step)" }
         logger.info("\(event.message)", metadata: metadata)
     }

@@ -120,7 +120,7 @@ struct World {
             case .deleteAnalysisRun(let name):
                 analysisRuns[name] = nil
             case .event(let e):
-                events.append(e.reason)
+                events.append(e.reason.rawValue)
             }
         }
         rollout.status = plan.status

@@ -69,7 +69,7 @@ extension Context {
         let run = AnalysisRunBuilder.run(name: runName, spec: spec, rollout: rollout, hash: hash, step: step)
         plan.actions.append(.createAnalysisRun(run))
         let what = Int(step).map { "step \($0 + 1)" } ?? ["pre": "pre-promotion", "post": "post-promotion"][step] ?? step
-        plan.event("AnalysisRunRunning", "Started analysis run \(runName) (\(what))")
+        plan.event(.analysisRunRunning, "Started analysis run \(runName) (\(what))")
         return run
     }
 
@@ -82,9 +82,9 @@ extension Context {
         guard run.phase.isTerminal, before?.name != name || before?.status != run.phase else { return }
         let detail = run.status?.message.map { ": \($0)" } ?? ""
         switch run.phase {
-        case .Successful: plan.event("AnalysisRunSuccessful", "Analysis run \(name) succeeded\(detail)")
-        case .Inconclusive: plan.event("AnalysisRunInconclusive", "Analysis run \(name) was inconclusive\(detail)", warning: true)
-        default: plan.event("AnalysisRun\(run.phase.rawValue)", "Analysis run \(name) \(run.phase == .Error ? "errored" : "failed")\(detail)", warning: true)
+        case .Successful: plan.event(.analysisRunSuccessful, "Analysis run \(name) succeeded\(detail)")
+        case .Inconclusive: plan.event(.analysisRunInconclusive, "Analysis run \(name) was inconclusive\(detail)", warning: true)
+        default: plan.event(run.phase == .Error ? .analysisRunError : .analysisRunFailed, "Analysis run \(name) \(run.phase == .Error ? "errored" : "failed")\(detail)", warning: true)
         }
     }
 
@@ -93,7 +93,7 @@ extension Context {
         if status.pauseConditions?.contains(where: { $0.reason == .InconclusiveAnalysisRun }) == true { return false }
         guard status.controllerPause == true else { return false }
         status.controllerPause = nil
-        plan.event("RolloutResumed", "Rollout resumed past an inconclusive analysis")
+        plan.event(.rolloutResumed, "Rollout resumed past an inconclusive analysis")
         return true
     }
 
@@ -101,7 +101,7 @@ extension Context {
         guard status.pauseConditions?.contains(where: { $0.reason == .InconclusiveAnalysisRun }) != true else { return }
         status.pauseConditions = (status.pauseConditions ?? []) + [PauseCondition(reason: .InconclusiveAnalysisRun, startTime: now)]
         status.controllerPause = true
-        plan.event("RolloutPaused", "Rollout paused: analysis run \(run.metadata.name ?? "") was inconclusive; promote to go on, abort to roll back")
+        plan.event(.rolloutPaused, "Rollout paused: analysis run \(run.metadata.name ?? "") was inconclusive; promote to go on, abort to roll back")
     }
 
     /// Runs that no longer serve (a finished step, an abort, a promotion, an

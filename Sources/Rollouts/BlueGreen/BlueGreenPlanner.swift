@@ -43,7 +43,7 @@ extension Context {
         let serving = status.blueGreen?.activeSelector == hash || activeService == nil
         if available(stable) >= replicas, stable.desiredReplicas == replicas, serving {
             if old.phase != .Healthy {
-                plan.event("RolloutCompleted", "Rollout completed: revision \(stable.revision ?? 0) is active with \(replicas) available pods")
+                plan.event(.rolloutCompleted, "Rollout completed: revision \(stable.revision ?? 0) is active with \(replicas) available pods")
             }
             status.setCondition(.Progressing, true, reason: "NewReplicaSetAvailable", message: "ReplicaSet \(stable.metadata.name ?? "") is available", now: now)
             setPhase(.Healthy, "")
@@ -67,10 +67,10 @@ extension Context {
             status.pauseConditions = nil
             status.controllerPause = nil
             status.promoteFull = nil
-            plan.event("RolloutUpdated", "Rollout updated to a new template (hash \(hash))")
+            plan.event(.rolloutUpdated, "Rollout updated to a new template (hash \(hash))")
             if let revision = rollbackTarget(hash: hash) {
                 status.blueGreen?.stage = .Promoting
-                plan.event("RolloutRollback", "Rolling back to revision \(revision) within rollbackWindow: skipping analysis and pauses")
+                plan.event(.rolloutRollback, "Rolling back to revision \(revision) within rollbackWindow: skipping analysis and pauses")
             }
         }
         var rs = owned.first { $0.podTemplateHash == hash }
@@ -85,7 +85,7 @@ extension Context {
             status.blueGreen?.stage = .Preview
             status.blueGreen?.prePromotionAnalysisRunStatus = nil
             status.blueGreen?.postPromotionAnalysisRunStatus = nil
-            plan.event("RolloutRetry", "Retrying the update")
+            plan.event(.rolloutRetry, "Retrying the update")
         }
         if status.promoteFull == true {
             // promote --full: straight to the cutover, without analysis or pauses.
@@ -100,7 +100,7 @@ extension Context {
             let size = stage == .Preview ? previewSize : replicas
             let created = newReplicaSet(hash: hash, digest: digest, template: template, replicas: size)
             plan.actions.append(.createReplicaSet(created))
-            plan.event("NewReplicaSetCreated", "Created ReplicaSet \(created.metadata.name!) (revision \(created.revision ?? 0)) with size \(size)")
+            plan.event(.newReplicaSetCreated, "Created ReplicaSet \(created.metadata.name!) (revision \(created.revision ?? 0)) with size \(size)")
             owned.append(created)
             rs = created
         }
@@ -157,7 +157,7 @@ extension Context {
         }
         guard promotionGranted(bg) else { return false }
         status.blueGreen?.stage = .Promoting
-        plan.event("RolloutPromoting", "Promoting ReplicaSet \(preview.metadata.name ?? ""): scaling to \(replicas) before the active Service switches")
+        plan.event(.rolloutPromoting, "Promoting ReplicaSet \(preview.metadata.name ?? ""): scaling to \(replicas) before the active Service switches")
         return true
     }
 
@@ -173,7 +173,7 @@ extension Context {
                     status.pauseConditions?.removeAll { $0.reason == .BlueGreenPause }
                     if status.pauseConditions?.isEmpty == true { status.pauseConditions = nil }
                     status.controllerPause = nil
-                    plan.event("RolloutResumed", "Auto-promoting after autoPromotionSeconds (\(seconds)s)")
+                    plan.event(.rolloutResumed, "Auto-promoting after autoPromotionSeconds (\(seconds)s)")
                     return true
                 }
                 plan.requeue(after: Double(due - now.secondsSinceEpoch))
@@ -184,12 +184,12 @@ extension Context {
         if status.controllerPause == true {
             // We paused and the condition is gone: a user promoted.
             status.controllerPause = nil
-            plan.event("RolloutResumed", "Rollout promoted")
+            plan.event(.rolloutResumed, "Rollout promoted")
             return true
         }
         status.pauseConditions = (status.pauseConditions ?? []) + [PauseCondition(reason: .BlueGreenPause, startTime: now)]
         status.controllerPause = true
-        plan.event("RolloutPaused", bg.autoPromotionSeconds.map { "Rollout paused; promoting automatically in \($0)s" } ?? "Rollout paused until promoted")
+        plan.event(.rolloutPaused, bg.autoPromotionSeconds.map { "Rollout paused; promoting automatically in \($0)s" } ?? "Rollout paused until promoted")
         if !manual, let seconds = bg.autoPromotionSeconds { plan.requeue(after: Double(seconds)) }
         pausedBeforePromotion()
         return false
@@ -239,7 +239,7 @@ extension Context {
         }
         status.stableRS = hash
         status.blueGreen?.stage = nil
-        plan.event("RolloutPromoted", "Promoted ReplicaSet \(preview.metadata.name ?? "") (revision \(preview.revision ?? 0)) to active")
+        plan.event(.rolloutPromoted, "Promoted ReplicaSet \(preview.metadata.name ?? "") (revision \(preview.revision ?? 0)) to active")
         // The old one keeps running for scaleDownDelaySeconds: the instant rollback.
         let delay = bg.scaleDownDelaySeconds ?? BlueGreenStrategy.defaultScaleDownDelaySeconds
         let deadline = KubeTime(secondsSinceEpoch: now.secondsSinceEpoch + Int64(delay))
@@ -300,7 +300,7 @@ extension Context {
             if service.spec?.selector?[podTemplateHashLabel] != hash {
                 plan.actions.insert(.switchService(name: name, podTemplateHash: hash), at: firstScaleDownIndex())
             }
-            plan.event("SwitchService", "Switched selector for service \(name) to pod template hash \(hash)")
+            plan.event(.switchService, "Switched selector for service \(name) to pod template hash \(hash)")
             serving = hash
         }
         if name == activeService { status.blueGreen?.activeSelector = serving }

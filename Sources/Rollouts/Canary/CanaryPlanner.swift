@@ -26,7 +26,7 @@ extension Context {
             && others(except: [hash]).allSatisfy { ($0.status?.replicas ?? 0) == 0 && $0.desiredReplicas == 0 }
         if settled {
             if old.phase != .Healthy {
-                plan.event("RolloutCompleted", "Rollout completed: revision \(stable.revision ?? 0) is stable with \(replicas) available pods")
+                plan.event(.rolloutCompleted, "Rollout completed: revision \(stable.revision ?? 0) is stable with \(replicas) available pods")
             }
             status.setCondition(.Progressing, true, reason: "NewReplicaSetAvailable", message: "ReplicaSet \(stable.metadata.name ?? "") is available", now: now)
             status.setCondition(.Completed, true, reason: "RolloutCompleted", message: "Rollout completed", now: now)
@@ -52,10 +52,10 @@ extension Context {
             if old.currentPodHash != hash {
                 status.abort = nil
                 status.abortedAt = nil
-                plan.event("RolloutUpdated", "Rollout updated to a new template (hash \(hash))")
+                plan.event(.rolloutUpdated, "Rollout updated to a new template (hash \(hash))")
                 if let revision = rollbackTarget(hash: hash) {
                     status.promoteFull = true
-                    plan.event("RolloutRollback", "Rolling back to revision \(revision) within rollbackWindow: skipping steps and analysis")
+                    plan.event(.rolloutRollback, "Rolling back to revision \(revision) within rollbackWindow: skipping steps and analysis")
                 }
             }
         }
@@ -73,7 +73,7 @@ extension Context {
             status.controllerPause = nil
             status.canary?.currentStepAnalysisRunStatus = nil
             status.canary?.currentBackgroundAnalysisRunStatus = nil
-            plan.event("RolloutRetry", "Retrying the update from the first step")
+            plan.event(.rolloutRetry, "Retrying the update from the first step")
         }
         if status.promoteFull == true {
             status.currentStepIndex = steps.count
@@ -84,7 +84,7 @@ extension Context {
         if canaryRS == nil {
             let created = newReplicaSet(hash: hash, digest: digest, template: template, replicas: 0)
             plan.actions.append(.createReplicaSet(created))
-            plan.event("NewReplicaSetCreated", "Created ReplicaSet \(created.metadata.name!) (revision \(created.revision ?? 0))")
+            plan.event(.newReplicaSetCreated, "Created ReplicaSet \(created.metadata.name!) (revision \(created.revision ?? 0))")
             canaryRS = created
             owned.append(created)
         }
@@ -108,7 +108,7 @@ extension Context {
         // After the last step, and once the canary holds every pod: promote.
         if index >= steps.count, canary.desiredReplicas == replicas, available(canary) >= replicas {
             status.stableRS = hash
-            plan.event("RolloutPromoted", "Promoted ReplicaSet \(canary.metadata.name ?? "") (revision \(canary.revision ?? 0)) to stable")
+            plan.event(.rolloutPromoted, "Promoted ReplicaSet \(canary.metadata.name ?? "") (revision \(canary.revision ?? 0)) to stable")
             route(stableService: [canary], canaryService: [canary])
             status.promoteFull = nil
             status.abort = nil
@@ -181,7 +181,7 @@ extension Context {
                 guard reached(targetSplit(at: index), canary: canary, stable: stable) else { return }
             }
             status.currentStepIndex = index + 1
-            plan.event("RolloutStepCompleted", "Rollout step \(index + 1)/\(steps.count) completed (\(describe(step)))")
+            plan.event(.rolloutStepCompleted, "Rollout step \(index + 1)/\(steps.count) completed (\(describe(step)))")
         }
     }
 
@@ -206,7 +206,7 @@ extension Context {
         }
         status.pauseConditions = (status.pauseConditions ?? []) + [PauseCondition(reason: .CanaryPauseStep, startTime: now)]
         status.controllerPause = true
-        plan.event("RolloutPaused", seconds.map { "Rollout paused for \($0)s at step \((status.currentStepIndex ?? 0) + 1)" }
+        plan.event(.rolloutPaused, seconds.map { "Rollout paused for \($0)s at step \((status.currentStepIndex ?? 0) + 1)" }
             ?? "Rollout paused at step \((status.currentStepIndex ?? 0) + 1) until promoted")
         if let seconds { plan.requeue(after: Double(seconds)) }
         return false
@@ -216,7 +216,7 @@ extension Context {
         status.pauseConditions?.removeAll { $0.reason == .CanaryPauseStep }
         if status.pauseConditions?.isEmpty == true { status.pauseConditions = nil }
         status.controllerPause = nil
-        plan.event("RolloutResumed", "Rollout resumed")
+        plan.event(.rolloutResumed, "Rollout resumed")
     }
 
     func reached(_ target: ReplicaSplit, canary: ReplicaSet, stable: ReplicaSet) -> Bool {
@@ -282,7 +282,7 @@ extension Context {
         }
         plan.actions.append(.scaleReplicaSet(name: rsName, replicas: size))
         let verb = size > rs.desiredReplicas ? "up" : "down"
-        plan.event("ScalingReplicaSet", "Scaled \(verb) ReplicaSet \(rsName) from \(rs.desiredReplicas) to \(size)")
+        plan.event(.scalingReplicaSet, "Scaled \(verb) ReplicaSet \(rsName) from \(rs.desiredReplicas) to \(size)")
     }
 
     /// Points the Services: each takes the first ReplicaSet of its list that
@@ -307,7 +307,7 @@ extension Context {
             }), let hash = target.podTemplateHash else { continue }
             if currentHash != hash {
                 switches.append(.switchService(name: serviceName, podTemplateHash: hash))
-                plan.event("SwitchService", "Switched selector for service \(serviceName) to pod template hash \(hash)")
+                plan.event(.switchService, "Switched selector for service \(serviceName) to pod template hash \(hash)")
             }
         }
         plan.actions.insert(contentsOf: switches, at: firstScaleDownIndex())

@@ -19,7 +19,7 @@ public struct Plan: Sendable, Equatable {
         requeueAfter = requeueAfter.map { min($0, s) } ?? s
     }
 
-    mutating func event(_ reason: String, _ message: String, warning: Bool = false) {
+    mutating func event(_ reason: EventReason, _ message: String, warning: Bool = false) {
         actions.append(.event(Event(reason: reason, message: message, warning: warning)))
     }
 }
@@ -47,11 +47,11 @@ public enum Action: Sendable, Equatable {
 }
 
 public struct Event: Sendable, Equatable {
-    public var reason: String
+    public var reason: EventReason
     public var message: String
     public var warning: Bool
 
-    public init(reason: String, message: String, warning: Bool = false) {
+    public init(reason: EventReason, message: String, warning: Bool = false) {
         self.reason = reason
         self.message = message
         self.warning = warning

@@ -77,7 +77,7 @@ struct Context {
         if !problems.isEmpty {
             // Bounded, so the status write always fits the CRD's 32 KiB message limit.
             let message = ValueText.truncated(problems.joined(separator: "; "), limit: 16_384)
-            if old.condition(.InvalidSpec)?.message != message { plan.event("InvalidSpec", message, warning: true) }
+            if old.condition(.InvalidSpec)?.message != message { plan.event(.invalidSpec, message, warning: true) }
             status.setCondition(.InvalidSpec, true, reason: "InvalidSpec", message: message, now: now)
             status.phase = .Degraded
             status.message = "InvalidSpec: \(message)"
@@ -114,7 +114,7 @@ struct Context {
         if rs == nil {
             let created = newReplicaSet(hash: hash, digest: digest, template: template, replicas: replicas)
             plan.actions.append(.createReplicaSet(created))
-            plan.event("NewReplicaSetCreated", "Created ReplicaSet \(created.metadata.name!) (revision \(created.revision ?? 1)) with size \(replicas)")
+            plan.event(.newReplicaSetCreated, "Created ReplicaSet \(created.metadata.name!) (revision \(created.revision ?? 1)) with size \(replicas)")
             rs = created
             owned.append(created)
         }
@@ -133,7 +133,7 @@ struct Context {
     mutating func settled(_ stable: ReplicaSet, without skipped: String) {
         let hash = stable.podTemplateHash
         if old.currentPodHash != nil, old.currentPodHash != hash, old.stableRS == hash {
-            plan.event("RolloutUpdated", "Rolled back to the stable template (revision \(stable.revision ?? 0)) without \(skipped)")
+            plan.event(.rolloutUpdated, "Rolled back to the stable template (revision \(stable.revision ?? 0)) without \(skipped)")
         }
         status.abort = nil
         status.abortedAt = nil
@@ -146,7 +146,7 @@ struct Context {
     mutating func beginAbort(revision: Int) -> KubeTime {
         let abortedAt = old.abortedAt ?? now
         if old.abortedAt == nil {
-            plan.event("RolloutAborted", abortMessage(revision: revision), warning: true)
+            plan.event(.rolloutAborted, abortMessage(revision: revision), warning: true)
         }
         status.abortedAt = abortedAt
         status.pauseConditions = nil
@@ -218,7 +218,7 @@ struct Context {
         if stale.isEmpty {
             guard stablePods(stable).allSatisfy({ $0.metadata.deletionTimestamp == nil }), available(stable) >= stable.desiredReplicas else { return }
             status.restartedAt = restartAt
-            plan.event("RolloutRestarted", "Restarted all pods of ReplicaSet \(stable.metadata.name ?? "")")
+            plan.event(.rolloutRestarted, "Restarted all pods of ReplicaSet \(stable.metadata.name ?? "")")
             return
         }
         let maxUnavailable = (try? (strategy.maxUnavailable ?? CanaryStrategy.defaultMaxUnavailable).scaled(total: replicas, roundUp: false)) ?? 0
@@ -226,7 +226,7 @@ struct Context {
         let budget = max(1, maxUnavailable) - missing
         for pod in stale.prefix(max(0, budget)) {
             plan.actions.append(.deletePod(name: pod.metadata.name ?? ""))
-            plan.event("RestartingPod", "Restarting pod \(pod.metadata.name ?? "") (spec.restartAt \(restartAt))")
+            plan.event(.restartingPod, "Restarting pod \(pod.metadata.name ?? "") (spec.restartAt \(restartAt))")
         }
     }
 
@@ -328,7 +328,7 @@ struct Context {
             return
         }
         let message = "ReplicaSet \(rsName) has timed out progressing"
-        if !timedOut { plan.event("ProgressDeadlineExceeded", message, warning: true) }
+        if !timedOut { plan.event(.progressDeadlineExceeded, message, warning: true) }
         status.setCondition(.Progressing, false, reason: "ProgressDeadlineExceeded", message: message, now: now)
         setLastUpdate(since)
         setPhase(.Degraded, "ProgressDeadlineExceeded: \(message)")

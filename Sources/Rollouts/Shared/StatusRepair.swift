@@ -33,6 +33,6 @@ extension Context {
             status.promoteFull = nil
         }
         guard !notes.isEmpty else { return }
-        plan.event("StatusRepaired", notes.joined(separator: "; "), warning: true)
+        plan.event(.statusRepaired, notes.joined(separator: "; "), warning: true)
     }
 }

@@ -1,0 +1,33 @@
+/// Every reason a Rollout's events carry: the Kubernetes Event's `reason`,
+/// what `kubectl get events` shows, and (later) what notifications subscribe
+/// to. One enum, so a typo is a compile error and the list is in one place.
+public enum EventReason: String, Sendable, Equatable, CaseIterable {
+    // The template and its ReplicaSets
+    case rolloutUpdated = "RolloutUpdated"
+    case newReplicaSetCreated = "NewReplicaSetCreated"
+    case scalingReplicaSet = "ScalingReplicaSet"
+    case switchService = "SwitchService"
+    // The steps
+    case rolloutStepCompleted = "RolloutStepCompleted"
+    case rolloutPaused = "RolloutPaused"
+    case rolloutResumed = "RolloutResumed"
+    case rolloutPromoting = "RolloutPromoting"
+    case rolloutPromoted = "RolloutPromoted"
+    case rolloutCompleted = "RolloutCompleted"
+    // Going back
+    case rolloutAborted = "RolloutAborted"
+    case rolloutRetry = "RolloutRetry"
+    case rolloutRollback = "RolloutRollback"
+    case progressDeadlineExceeded = "ProgressDeadlineExceeded"
+    // Analysis
+    case analysisRunRunning = "AnalysisRunRunning"
+    case analysisRunSuccessful = "AnalysisRunSuccessful"
+    case analysisRunFailed = "AnalysisRunFailed"
+    case analysisRunError = "AnalysisRunError"
+    case analysisRunInconclusive = "AnalysisRunInconclusive"
+    // Restarts and repairs
+    case restartingPod = "RestartingPod"
+    case rolloutRestarted = "RolloutRestarted"
+    case invalidSpec = "InvalidSpec"
+    case statusRepaired = "StatusRepaired"
+}

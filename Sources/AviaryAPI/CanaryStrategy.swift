@@ -30,26 +30,21 @@ public struct CanaryStrategy: Codable, Sendable, Hashable {
     public static let defaultAbortScaleDownDelaySeconds = 30
 }
 
-/// One canary step. Exactly one field is set; anything else is kept so that
-/// validation can name a step kind Aviary does not support (e.g. `experiment`).
-public struct CanaryStep: Codable, Sendable, Hashable {
-    public var setWeight: Int?
-    public var pause: PauseStep?
-    public var setCanaryScale: SetCanaryScale?
+/// One canary step, decoded once into what it is. Argo's wire format is kept:
+/// an object with exactly one of `setWeight`, `pause`, `setCanaryScale` or
+/// `analysis`. Anything else (no kind, two kinds, a kind Aviary does not
+/// support such as `experiment`) is `.unsupported`, keeping the keys so that
+/// validation can name them.
+public enum CanaryStep: Codable, Sendable, Hashable {
+    case setWeight(Int)
+    case pause(PauseStep)
+    case setCanaryScale(SetCanaryScale)
     /// Starts an AnalysisRun and waits for it: Successful → next step, Failed or Error → abort, Inconclusive → pause.
-    public var analysis: RolloutAnalysis?
-    /// Keys that are not a step kind Aviary knows.
-    public var unknownKinds: [String] = []
+    case analysis(RolloutAnalysis)
+    case unsupported(kinds: [String])
 
-    public init(setWeight: Int? = nil, pause: PauseStep? = nil, setCanaryScale: SetCanaryScale? = nil, analysis: RolloutAnalysis? = nil) {
-        self.setWeight = setWeight
-        self.pause = pause
-        self.setCanaryScale = setCanaryScale
-        self.analysis = analysis
-    }
-
-    public static func weight(_ w: Int) -> CanaryStep { CanaryStep(setWeight: w) }
-    public static func pause(_ d: IntOrString? = nil) -> CanaryStep { CanaryStep(pause: PauseStep(duration: d)) }
+    public static func weight(_ w: Int) -> CanaryStep { .setWeight(w) }
+    public static func pause(_ d: IntOrString? = nil) -> CanaryStep { .pause(PauseStep(duration: d)) }
 
     private enum Keys: String, CodingKey, CaseIterable { case setWeight, pause, setCanaryScale, analysis }
     private struct AnyKey: CodingKey {
@@ -60,31 +55,58 @@ public struct CanaryStep: Codable, Sendable, Hashable {
     }
 
     public init(from decoder: Decoder) throws {
+        let keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted()
         let c = try decoder.container(keyedBy: Keys.self)
-        setWeight = try c.decodeIfPresent(Int.self, forKey: .setWeight)
-        pause = try c.decodeIfPresent(PauseStep.self, forKey: .pause)
-        setCanaryScale = try c.decodeIfPresent(SetCanaryScale.self, forKey: .setCanaryScale)
-        analysis = try c.decodeIfPresent(RolloutAnalysis.self, forKey: .analysis)
-        let known = Set(Keys.allCases.map(\.rawValue))
-        unknownKinds = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
+        guard keys.count == 1, let key = Keys(rawValue: keys[0]) else {
+            self = .unsupported(kinds: keys)
+            return
+        }
+        switch key {
+        case .setWeight: self = .setWeight(try c.decode(Int.self, forKey: .setWeight))
+        case .pause: self = .pause(try c.decode(PauseStep.self, forKey: .pause))
+        case .setCanaryScale: self = .setCanaryScale(try c.decode(SetCanaryScale.self, forKey: .setCanaryScale))
+        case .analysis: self = .analysis(try c.decode(RolloutAnalysis.self, forKey: .analysis))
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
-        try c.encodeIfPresent(setWeight, forKey: .setWeight)
-        try c.encodeIfPresent(pause, forKey: .pause)
-        try c.encodeIfPresent(setCanaryScale, forKey: .setCanaryScale)
-        try c.encodeIfPresent(analysis, forKey: .analysis)
+        switch self {
+        case .setWeight(let w): try c.encode(w, forKey: .setWeight)
+        case .pause(let p): try c.encode(p, forKey: .pause)
+        case .setCanaryScale(let s): try c.encode(s, forKey: .setCanaryScale)
+        case .analysis(let a): try c.encode(a, forKey: .analysis)
+        case .unsupported: break
+        }
     }
 
     /// The step's kinds as written, for messages.
     public var kinds: [String] {
-        var k: [String] = []
-        if setWeight != nil { k.append("setWeight") }
-        if pause != nil { k.append("pause") }
-        if setCanaryScale != nil { k.append("setCanaryScale") }
-        if analysis != nil { k.append("analysis") }
-        return k + unknownKinds
+        switch self {
+        case .setWeight: ["setWeight"]
+        case .pause: ["pause"]
+        case .setCanaryScale: ["setCanaryScale"]
+        case .analysis: ["analysis"]
+        case .unsupported(let kinds): kinds
+        }
+    }
+
+    /// The pause, if this is a pause step.
+    public var pauseStep: PauseStep? {
+        if case .pause(let p) = self { return p }
+        return nil
+    }
+
+    /// The canary scale, if this is a setCanaryScale step.
+    public var canaryScale: SetCanaryScale? {
+        if case .setCanaryScale(let s) = self { return s }
+        return nil
+    }
+
+    /// The analysis this step runs, if it is an analysis step.
+    public var analysis: RolloutAnalysis? {
+        if case .analysis(let a) = self { return a }
+        return nil
     }
 }
 

@@ -153,7 +153,7 @@ public struct RolloutCondition: Codable, Sendable, Hashable {
     }
 
     public var type: Kind
-    public var status: String
+    public var status: ConditionStatus
     public var reason: String
     public var message: String
     public var lastUpdateTime: KubeTime?
@@ -161,10 +161,17 @@ public struct RolloutCondition: Codable, Sendable, Hashable {
 
     public init(type: Kind, status: Bool, reason: String, message: String, now: KubeTime) {
         self.type = type
-        self.status = status ? "True" : "False"
+        self.status = status ? .true : .false
         self.reason = reason
         self.message = message
         self.lastUpdateTime = now
         self.lastTransitionTime = now
     }
+}
+
+/// A Kubernetes condition's status, as the API spells it.
+public enum ConditionStatus: String, Codable, Sendable, Hashable {
+    case `true` = "True"
+    case `false` = "False"
+    case unknown = "Unknown"
 }

@@ -19,9 +19,9 @@ import Testing
         let rollout: Rollout = try await client.get(Rollout.resource, "web", namespace: ns)
         #expect(rollout.spec.replicas == 10)
         #expect(rollout.spec.strategy?.canary?.steps?.count == 6)
-        #expect(try rollout.spec.strategy?.canary?.steps?[1].pause?.seconds() == 5)
-        #expect(rollout.spec.strategy?.canary?.steps?[3].pause != nil)
-        #expect(try rollout.spec.strategy?.canary?.steps?[3].pause?.seconds() == nil)
+        #expect(try rollout.spec.strategy?.canary?.steps?[1].pauseStep?.seconds() == 5)
+        #expect(rollout.spec.strategy?.canary?.steps?[3].pauseStep != nil)
+        #expect(try rollout.spec.strategy?.canary?.steps?[3].pauseStep?.seconds() == nil)
 
         // No field of the example is lost through our model.
         #expect(try JSONValue(encoding: rollout.spec) == manifest["spec"])
@@ -45,7 +45,7 @@ import Testing
         let manifest = try #require(try JSONValue.documents(fromYAML: converted).first)
         let _: JSONValue = try await client.create(Rollout.resource, manifest, namespace: ns)
         let rollout: Rollout = try await client.get(Rollout.resource, "rollouts-demo", namespace: ns)
-        #expect(try rollout.spec.strategy?.canary?.steps?.compactMap { try $0.pause?.seconds() } == [1, 1, 0])
+        #expect(try rollout.spec.strategy?.canary?.steps?.compactMap { try $0.pauseStep?.seconds() } == [1, 1, 0])
         #expect(try JSONValue(encoding: rollout.spec) == manifest["spec"])
     }
 }

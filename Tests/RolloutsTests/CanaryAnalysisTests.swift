@@ -15,7 +15,7 @@ import Testing
                        query: "sum(rate(http_requests_total{service=\"{{args.service}}\",rollouts_pod_template_hash=\"{{args.hash}}\",status!~\"5..\"}[30s]))"))),
         ]))
 
-    static let analysisStep = CanaryStep(analysis: RolloutAnalysis(
+    static let analysisStep = CanaryStep.analysis(RolloutAnalysis(
         templates: [AnalysisTemplateRef(templateName: "success-rate")],
         args: [AnalysisArgument(name: "service", value: "web"),
                AnalysisArgument(name: "hash", valueFrom: .init(podTemplateHashValue: "Latest"))]))
@@ -134,7 +134,7 @@ import Testing
          "spec.strategy.canary.steps[0].analysis: AnalysisTemplate \"broken\": metric \"m\": successCondition: column 12: unexpected end of expression"),
     ])
     func aBadTemplateIsAnInvalidSpecNamingWhereAndNothingStarts(ref: AnalysisTemplateRef, message: String) {
-        var w = deployed([CanaryStep(analysis: RolloutAnalysis(templates: [ref]))])
+        var w = deployed([CanaryStep.analysis(RolloutAnalysis(templates: [ref]))])
         w.templates.namespaced["broken"] = AnalysisTemplate(
             metadata: ObjectMeta(name: "broken", namespace: "default"),
             spec: AnalysisSpec(metrics: [Metric(name: "m", successCondition: "result[0] >", provider: MetricProvider(web: WebMetric(url: "http://x")))]))
@@ -145,7 +145,7 @@ import Testing
     }
 
     @Test func aMissingArgumentIsNamed() {
-        var w = deployed([CanaryStep(analysis: RolloutAnalysis(templates: [AnalysisTemplateRef(templateName: "success-rate")]))])
+        var w = deployed([CanaryStep.analysis(RolloutAnalysis(templates: [AnalysisTemplateRef(templateName: "success-rate")]))])
         w.settle()
         #expect(w.status.condition(.InvalidSpec)?.message.contains("argument \"service\" has no value") == true)
     }

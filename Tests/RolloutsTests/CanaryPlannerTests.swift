@@ -280,7 +280,7 @@ import Testing
     }
 
     @Test func setCanaryScaleSizesTheCanaryApartFromTheWeight() {
-        var w = deployed([.init(setCanaryScale: SetCanaryScale(replicas: 2)), .weight(10), .pause()])
+        var w = deployed([.setCanaryScale(SetCanaryScale(replicas: 2)), .weight(10), .pause()])
         w.setImage("web:2")
         w.settle()
         #expect(w.size("web:2") == 2)

@@ -40,7 +40,7 @@ import Testing
         case "surge-int": w.rollout.spec.strategy?.canary?.maxSurge = .int(Int.max)
         case "deadline": w.rollout.spec.progressDeadlineSeconds = Int.max
         case "abort-delay": w.rollout.spec.strategy?.canary?.abortScaleDownDelaySeconds = -1
-        case "canary-scale": w.rollout.spec.strategy?.canary?.steps = [CanaryStep(setCanaryScale: SetCanaryScale(replicas: Int.max))]
+        case "canary-scale": w.rollout.spec.strategy?.canary?.steps = [CanaryStep.setCanaryScale(SetCanaryScale(replicas: Int.max))]
         case "history": w.rollout.spec.revisionHistoryLimit = -3
         case "labels": w.rollout.spec.template = ["metadata": ["labels": "app=web"], "spec": [:]]
         default: Issue.record("unknown case \(kind)")
@@ -206,7 +206,7 @@ import Testing
         switch g.next() % 5 {
         case 0: return .weight(g.pick(Self.ints))
         case 1: return .pause(g.coin() ? .int(g.pick(Self.ints)) : .string(g.pick(Self.texts)))
-        case 2: return CanaryStep(setCanaryScale: SetCanaryScale(replicas: g.maybe(g.pick(Self.ints)), weight: g.maybe(g.pick(Self.ints))))
+        case 2: return CanaryStep.setCanaryScale(SetCanaryScale(replicas: g.maybe(g.pick(Self.ints)), weight: g.maybe(g.pick(Self.ints))))
         case 3: return .pause()
         default: return .weight(g.pick([10, 20, 50, 80]))
         }

@@ -30,8 +30,8 @@ import Testing
         let json = #"[{"setWeight": 20}, {"pause": {}}, {"pause": {"duration": "10s"}}, {"setCanaryScale": {"replicas": 3}}, {"experiment": {"duration": "1h"}}]"#
         let steps = try JSONDecoder().decode([CanaryStep].self, from: Data(json.utf8))
         #expect(steps.map(\.kinds) == [["setWeight"], ["pause"], ["pause"], ["setCanaryScale"], ["experiment"]])
-        #expect(try steps[2].pause?.seconds() == 10)
-        #expect(steps[3].setCanaryScale?.replicas == 3)
+        #expect(try steps[2].pauseStep?.seconds() == 10)
+        #expect(steps[3].canaryScale?.replicas == 3)
     }
 
     @Test func podTemplateHashIsStableAndKeyOrderFree() throws {

@@ -6,18 +6,18 @@ import KubeAPI
 /// verdict into the status, and turn it into a gate. The runs are owned by
 /// the Rollout, named `<rollout>-<hash>-<step>`; a Failed or Error run aborts
 /// the update, an Inconclusive one pauses it until a promote.
-extension Context {
-    enum Gate: Equatable {
+extension Reconcile {
+    enum AnalysisGate: Equatable {
         case passed, waiting, failed, paused
     }
 
     /// The gate an analysis makes: passed once its run succeeds (or a user
-    /// promoted past an Inconclusive one), failed (and `status.abort` set) when
-    /// it fails or errs, paused while Inconclusive, else waiting.
-    mutating func analysisGate(_ analysis: RolloutAnalysis, step: String, hash: String,
-                               field: WritableKeyPath<RolloutStatus, RolloutAnalysisRunStatus?>) -> Gate {
+    /// promoted past an Inconclusive one), failed (and the update aborted)
+    /// when it fails or errs, paused while Inconclusive, else waiting.
+    mutating func analysisGate(_ analysis: RolloutAnalysis, slot: AnalysisSlot, hash: String) -> AnalysisGate {
+        let field = slot.field
         let before = status[keyPath: field]
-        guard let run = ensureRun(analysis, step: step, hash: hash, recorded: before) else { return .waiting }
+        guard let run = ensureRun(analysis, slot: slot, hash: hash, recorded: before) else { return .waiting }
         // An Inconclusive run that a user promoted past stays accepted.
         if before?.name == run.metadata.name, before?.status == .Successful, run.phase == .Inconclusive { return .passed }
         record(run, as: field)
@@ -25,16 +25,22 @@ extension Context {
         case .Successful:
             return .passed
         case .Failed, .Error:
-            status.abort = true
+            update.abort(now: now)
             return .failed
         case .Inconclusive:
-            if inconclusivePauseIsOver() {
+            // The one pause gate: held until a user promotes (or aborts).
+            switch update.gate(.InconclusiveAnalysisRun, seconds: nil, now: now) {
+            case .released, .expired:
+                plan.event(.rolloutResumed, "Rollout resumed past an inconclusive analysis")
                 status[keyPath: field]?.status = .Successful
                 status[keyPath: field]?.message = "Inconclusive; promoted"
                 return .passed
+            case .started:
+                plan.event(.rolloutPaused, "Rollout paused: analysis run \(run.metadata.name ?? "") was inconclusive; promote to go on, abort to roll back")
+                return .paused
+            case .holding:
+                return .paused
             }
-            if before?.status != .Inconclusive { pauseForInconclusive(run) }
-            return .paused
         case .Running, .Pending:
             return .waiting
         }
@@ -43,11 +49,11 @@ extension Context {
     /// The run this analysis uses: the recorded one, else a running one of
     /// this hash and step (ours, from a reconcile whose status write was
     /// lost), else a new one under the first free name. nil until it exists.
-    mutating func ensureRun(_ analysis: RolloutAnalysis, step: String, hash: String, recorded: RolloutAnalysisRunStatus?) -> AnalysisRun? {
+    mutating func ensureRun(_ analysis: RolloutAnalysis, slot: AnalysisSlot, hash: String, recorded: RolloutAnalysisRunStatus?) -> AnalysisRun? {
         let runs = view.analysisRuns
         if let recorded, let run = runs.first(where: { $0.metadata.name == recorded.name }) { return run }
         if let run = runs.first(where: {
-            $0.metadata.labels?[podTemplateHashLabel] == hash && $0.metadata.labels?[analysisStepLabel] == step
+            $0.metadata.labels?[podTemplateHashLabel] == hash && $0.metadata.labels?[analysisStepLabel] == slot.label
                 && !$0.phase.isTerminal && $0.spec.terminate != true
         }) { return run }
         let spec: AnalysisSpec
@@ -58,7 +64,7 @@ extension Context {
             // Validation reports it as InvalidSpec; nothing starts.
             return nil
         }
-        let base = "\(name)-\(hash)-\(step)"
+        let base = "\(name)-\(hash)-\(slot.label)"
         let taken = Set(runs.compactMap(\.metadata.name))
         var runName = base
         var attempt = 0
@@ -66,10 +72,9 @@ extension Context {
             attempt += 1
             runName = "\(base).\(attempt)"
         }
-        let run = AnalysisRunBuilder.run(name: runName, spec: spec, rollout: rollout, hash: hash, step: step)
+        let run = AnalysisRunBuilder.run(name: runName, spec: spec, rollout: rollout, hash: hash, slot: slot)
         plan.actions.append(.createAnalysisRun(run))
-        let what = Int(step).map { "step \($0 + 1)" } ?? ["pre": "pre-promotion", "post": "post-promotion"][step] ?? step
-        plan.event(.analysisRunRunning, "Started analysis run \(runName) (\(what))")
+        plan.event(.analysisRunRunning, "Started analysis run \(runName) (\(slot.description))")
         return run
     }
 
@@ -86,22 +91,6 @@ extension Context {
         case .Inconclusive: plan.event(.analysisRunInconclusive, "Analysis run \(name) was inconclusive\(detail)", warning: true)
         default: plan.event(run.phase == .Error ? .analysisRunError : .analysisRunFailed, "Analysis run \(name) \(run.phase == .Error ? "errored" : "failed")\(detail)", warning: true)
         }
-    }
-
-    /// True once a user has promoted past the Inconclusive pause we set.
-    mutating func inconclusivePauseIsOver() -> Bool {
-        if status.pauseConditions?.contains(where: { $0.reason == .InconclusiveAnalysisRun }) == true { return false }
-        guard status.controllerPause == true else { return false }
-        status.controllerPause = nil
-        plan.event(.rolloutResumed, "Rollout resumed past an inconclusive analysis")
-        return true
-    }
-
-    mutating func pauseForInconclusive(_ run: AnalysisRun) {
-        guard status.pauseConditions?.contains(where: { $0.reason == .InconclusiveAnalysisRun }) != true else { return }
-        status.pauseConditions = (status.pauseConditions ?? []) + [PauseCondition(reason: .InconclusiveAnalysisRun, startTime: now)]
-        status.controllerPause = true
-        plan.event(.rolloutPaused, "Rollout paused: analysis run \(run.metadata.name ?? "") was inconclusive; promote to go on, abort to roll back")
     }
 
     /// Runs that no longer serve (a finished step, an abort, a promotion, an

@@ -144,8 +144,8 @@ public enum AnalysisRunBuilder {
     }
 
     /// A run for this rollout, owned by it, labelled with the hash and the step.
-    public static func run(name: String, spec: AnalysisSpec, rollout: Rollout, hash: String, step: String) -> AnalysisRun {
-        var labels = [podTemplateHashLabel: hash, analysisStepLabel: step]
+    public static func run(name: String, spec: AnalysisSpec, rollout: Rollout, hash: String, slot: AnalysisSlot) -> AnalysisRun {
+        var labels = [podTemplateHashLabel: hash, analysisStepLabel: slot.label]
         // A sharded controller (--instance-id) runs only the runs of its own Rollouts.
         if let shard = rollout.metadata.labels?[instanceIDLabel] { labels[instanceIDLabel] = shard }
         return AnalysisRun(

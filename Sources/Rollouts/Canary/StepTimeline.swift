@@ -3,7 +3,7 @@ import KubeAPI
 
 /// What a canary's steps will do, worked out without a cluster (`kubectl
 /// aviary plan`): for each step, the pods on each side, the weight, and what
-/// it waits for. The same split the planner uses, so the plan is what happens.
+/// it waits for. The same targets the planner uses, so the plan is what happens.
 public enum StepTimeline {
     public struct Row: Equatable, Sendable {
         public var step: Int
@@ -16,16 +16,17 @@ public enum StepTimeline {
     }
 
     public static func rows(_ rollout: Rollout) -> [Row] {
-        let ctx = Context(view: RolloutView(rollout: rollout, replicaSets: [], services: [:], now: KubeTime(secondsSinceEpoch: 0)))
-        return ctx.steps.enumerated().map { i, step in
-            let split = ctx.targetSplit(at: i)
+        let planner = CanaryPlanner(strategy: rollout.spec.strategy?.canary ?? CanaryStrategy(), replicas: rollout.spec.effectiveReplicas)
+        return planner.steps.enumerated().map { i, step in
+            let target = planner.target(at: i)
             var waits: String?
-            if let pause = step.pause {
-                waits = ((try? pause.seconds()) ?? nil).map { "\($0)s" } ?? "until promoted"
-            } else if let analysis = step.analysis {
-                waits = "analysis: " + (analysis.templates ?? []).map(\.templateName).joined(separator: ", ")
+            switch step {
+            case .pause(let pause): waits = ((try? pause.seconds()) ?? nil).map { "\($0)s" } ?? "until promoted"
+            case .analysis(let analysis): waits = "analysis: " + (analysis.templates ?? []).map(\.templateName).joined(separator: ", ")
+            default: break
             }
-            return Row(step: i + 1, kind: ctx.describe(step), canary: split.canary, stable: split.stable, weight: ctx.setWeight(at: i), waits: waits)
+            return Row(step: i + 1, kind: planner.describe(step), canary: target.split.canary, stable: target.split.stable,
+                       weight: planner.weight(at: i), waits: waits)
         }
     }
 }

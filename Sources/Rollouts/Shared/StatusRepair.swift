@@ -6,13 +6,15 @@ import KubeAPI
 /// value there. Before a plan reads it, what cannot be right is repaired, in
 /// this one place, and said in an event; nothing in it is ever used as an
 /// index unchecked.
-extension Context {
+extension Reconcile {
     mutating func repairStatus() {
         var notes = old.repairs.value.map { "status.\($0) could not be read and is rewritten" }
-        if let i = status.currentStepIndex, !(0...steps.count).contains(i) {
-            let fixed = min(max(i, 0), steps.count)
-            notes.append("status.currentStepIndex \(i) is outside the \(steps.count) steps; using \(fixed)")
+        let steps = rollout.spec.strategy?.blueGreen == nil ? (rollout.spec.strategy?.canary?.steps ?? []).count : 0
+        if let i = status.currentStepIndex, !(0...steps).contains(i) {
+            let fixed = min(max(i, 0), steps)
+            notes.append("status.currentStepIndex \(i) is outside the \(steps) steps; using \(fixed)")
             status.currentStepIndex = fixed
+            if case .step? = update.position { update.position = .step(fixed) }
         }
         // A stable ReplicaSet that is missing or names nothing must not turn the
         // current template into stable without its steps while another
@@ -29,8 +31,8 @@ extension Context {
             }
         }
         if status.abort == true, status.promoteFull == true {
+            // UpdateState.apply keeps an abort over a promote-full; say so.
             notes.append("status.abort and status.promoteFull are both set; the abort wins")
-            status.promoteFull = nil
         }
         guard !notes.isEmpty else { return }
         plan.event(.statusRepaired, notes.joined(separator: "; "), warning: true)

@@ -250,9 +250,12 @@ import Testing
         case "selector": w.rollout.spec.selector = LabelSelector(matchLabels: ["app": "other"])
         case "weight": w.rollout.spec.strategy?.canary?.steps = [.weight(150)]
         case "service": w.services["web-canary"] = nil
-        default:
+        case "both-zero":
             w.rollout.spec.strategy?.canary?.maxSurge = .int(0)
             w.rollout.spec.strategy?.canary?.maxUnavailable = .int(0)
+        default:
+            Issue.record("unknown case \(kind): add it to the switch")
+            return
         }
         let plan = w.reconcile()
         #expect(plan.actions.allSatisfy { if case .event = $0 { return true } else { return false } })

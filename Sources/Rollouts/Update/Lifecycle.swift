@@ -7,17 +7,19 @@ import KubeAPI
 extension Reconcile {
     // MARK: adoption and counts
 
-    /// ReplicaSets this Rollout controls, plus orphans it matches (adopted here).
+    /// ReplicaSets this Rollout controls, plus orphans it matches (adopted
+    /// here), by the one rule `get` and `undo` use too (`Ownership`).
     mutating func adoptOrphans() {
-        let uid = rollout.metadata.uid
         for rs in view.replicaSets {
-            if let owner = rs.metadata.ownerReferences?.first(where: { $0.controller == true }) {
-                if owner.uid == uid { owned.append(rs) }
+            switch Ownership.relation(of: rs, to: rollout) {
+            case .owned:
+                owned.append(rs)
+            case .adoptable:
+                plan.actions.append(.adoptReplicaSet(name: rs.metadata.name ?? "", owner: .controller(of: rollout)))
+                owned.append(rs)
+            case .foreign, .unrelated:
                 continue
             }
-            guard rs.podTemplateHash != nil, rollout.spec.selector?.matches(rs.metadata.labels ?? [:]) == true else { continue }
-            plan.actions.append(.adoptReplicaSet(name: rs.metadata.name ?? "", owner: .controller(of: rollout)))
-            owned.append(rs)
         }
     }
 

@@ -123,6 +123,7 @@ struct ControllerCommand: AsyncParsableCommand {
             services: [
                 .init(service: Endpoint.health(address: try .init(parsing: healthAddr), controller: controller, logger: logger)),
                 .init(service: Endpoint.metrics(address: try .init(parsing: metricsAddr), registry: registry, controller: controller, logger: logger)),
+                .init(service: SideEffectsService(controller: controller, logger: logger)),  // before the controller: stops after it, flushing events
                 .init(service: ControllerService(controller: controller, elector: elector, logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

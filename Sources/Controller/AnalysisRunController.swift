@@ -21,7 +21,7 @@ import Synchronization
 public final class AnalysisRunController: Sendable {
     let client: KubeClient
     let runs: Informer<AnalysisRun>
-    let queue = WorkQueue(name: "analysisruns")
+    let queue = WorkQueue<ObjectKey>(name: "analysisruns")
     let measurer: Measurer
     let workers: Int
     let logger: Logger
@@ -53,14 +53,12 @@ public final class AnalysisRunController: Sendable {
     /// Called for every change of a run (the Rollout controller's informer feeds it).
     func runChanged(_ run: AnalysisRun) {
         guard !run.phase.isTerminal || run.spec.terminate == true && run.status?.completedAt == nil else { return }
-        let key = Informer<AnalysisRun>.key(run)
-        Task { await queue.add(key) }
+        queue.add(Informer<AnalysisRun>.key(run))
     }
 
     /// A run that does not decode: its worker says so on it.
     func undecodableChanged(_ u: Undecodable) {
-        let key = Informer<AnalysisRun>.key(namespace: u.metadata.namespace, name: u.metadata.name ?? "")
-        Task { await queue.add(key) }
+        queue.add(ObjectKey(u.metadata))
     }
 
     /// Workers until cancelled; call once the runs informer has synced.
@@ -72,7 +70,7 @@ public final class AnalysisRunController: Sendable {
             await withTaskCancellationHandler {
                 await group.waitForAll()
             } onCancel: {
-                Task { await self.queue.shutDown() }
+                self.queue.shutDown()
             }
         }
     }
@@ -82,14 +80,14 @@ public final class AnalysisRunController: Sendable {
     }
 
     /// One pass over a run, within its namespace's fair share of the workers. Returns when to look again.
-    func reconcile(_ key: String) async throws -> Double? {
-        let namespace = key.contains("/") ? String(key.prefix { $0 != "/" }) : ""
+    func reconcile(_ key: ObjectKey) async throws -> Double? {
+        let namespace = key.namespace ?? ""
         guard shares.withLock({ $0.take(namespace) }) else { return Self.deferral }
         defer { shares.withLock { $0.give(namespace) } }
         return try await reconcileRun(key)
     }
 
-    func reconcileRun(_ key: String) async throws -> Double? {
+    func reconcileRun(_ key: ObjectKey) async throws -> Double? {
         guard let run = runs.get(key), run.metadata.deletionTimestamp == nil else {
             if let u = runs.undecodable(key), u.metadata.deletionTimestamp == nil { try await reporter.run(u) }
             return nil

@@ -31,6 +31,7 @@ public enum ControllerMetrics {
         "aviary_workqueue_retries_total": "Keys put back on a work queue to be retried.",
         "aviary_workqueue_depth": "Keys waiting in a work queue.",
         "aviary_leader": "1 while this process holds the leader Lease, else 0.",
+        "aviary_side_effects_dropped_total": "Events dropped undelivered: the oldest when the queue was full, or what was left when shutdown cut the flush short.",
     ]
 
     /// The `metric` label values of `aviary_analysis_run_measurements_total`.

@@ -6,20 +6,22 @@ import Synchronization
 /// an optional secondary index. Reconciles read from here and never list.
 public final class Informer<T: KubeObject & Decodable>: Sendable {
     public typealias Handler = @Sendable (_ old: T?, _ new: T?) -> Void
+    /// What feeds the cache: a `Reflector` in the controller, a plain stream in tests.
+    public typealias Events = any AsyncSequence<Reflector<T>.Event, any Error> & Sendable
 
     private struct Store {
-        var objects: [String: T] = [:]
+        var objects: [ObjectKey: T] = [:]
         /// Objects that do not decode as T, by key: named, with the field that is wrong.
-        var undecodable: [String: Undecodable] = [:]
-        var index: [String: Set<String>] = [:]
+        var undecodable: [ObjectKey: Undecodable] = [:]
+        var index: [IndexKey: Set<ObjectKey>] = [:]
         var synced = false
         /// Recently deleted keys and the version they were deleted at, so a
         /// late `store` of our own write cannot bring a deleted object back.
-        var tombstones: [String: Int] = [:]
+        var tombstones: [ObjectKey: Int] = [:]
     }
 
-    private let reflector: Reflector<T>
-    private let indexKeys: (@Sendable (T) -> [String])?
+    private let events: Events
+    private let indexKeys: (@Sendable (T) -> [IndexKey])?
     private let cache = Mutex(Store())
     /// The handler sits in a class box: a closure kept directly in a Mutex is
     /// re-thunked on every inout access (two reabstraction thunks per event,
@@ -39,14 +41,18 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     private let logger: Logger
 
     /// - Parameter index: keys under which `byIndex` finds an object (e.g. its owner's UID).
-    public init(_ reflector: Reflector<T>, index: (@Sendable (T) -> [String])? = nil, logger: Logger = Logger(label: "aviary.informer")) {
-        self.reflector = reflector
+    public convenience init(_ reflector: Reflector<T>, index: (@Sendable (T) -> [IndexKey])? = nil,
+                            logger: Logger = Logger(label: "aviary.informer")) {
+        self.init(events: reflector, index: index, logger: logger)
+    }
+
+    init(events: Events, index: (@Sendable (T) -> [IndexKey])? = nil, logger: Logger = Logger(label: "aviary.informer")) {
+        self.events = events
         self.indexKeys = index
         self.logger = logger
     }
 
-    public static func key(_ o: T) -> String { key(namespace: o.metadata.namespace, name: o.metadata.name ?? "") }
-    public static func key(namespace: String?, name: String) -> String { namespace.map { "\($0)/\(name)" } ?? name }
+    public static func key(_ o: T) -> ObjectKey { ObjectKey(o.metadata) }
 
     /// Called for every change, after the cache has been updated.
     public func onChange(_ h: @escaping Handler) {
@@ -61,31 +67,34 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     }
 
     public var hasSynced: Bool { cache.withLock { $0.synced } }
-    public func undecodable(_ key: String) -> Undecodable? { cache.withLock { $0.undecodable[key] } }
+    public func undecodable(_ key: ObjectKey) -> Undecodable? { cache.withLock { $0.undecodable[key] } }
     public func allUndecodable() -> [Undecodable] { cache.withLock { Array($0.undecodable.values) } }
     public var count: Int { cache.withLock { $0.objects.count } }
 
-    public func get(_ key: String) -> T? { cache.withLock { $0.objects[key] } }
-    public func get(namespace: String?, name: String) -> T? { get(Self.key(namespace: namespace, name: name)) }
+    public func get(_ key: ObjectKey) -> T? { cache.withLock { $0.objects[key] } }
+    public func get(namespace: String?, name: String) -> T? { get(ObjectKey(namespace: namespace, name: name)) }
     public func all() -> [T] { cache.withLock { Array($0.objects.values) } }
 
-    public func byIndex(_ value: String) -> [T] {
+    public func byIndex(_ value: IndexKey) -> [T] {
         cache.withLock { s in (s.index[value] ?? []).compactMap { s.objects[$0] } }
     }
 
     /// Runs until cancelled.
     public func run() async {
         do {
-            for try await event in reflector {
-                switch event {
-                case .replaced(let items, _): replace(items)
-                case .added(let o), .modified(let o): upsert(o)
-                case .deleted(let o): remove(o)
-                case .undecodable(let u, let deleted): undecodable(u, deleted: deleted)
-                }
-            }
+            for try await event in events { apply(event) }
         } catch {
             if !(error is CancellationError) { logger.error("informer stopped: \(error)") }
+        }
+    }
+
+    /// One event into the cache, then to the handlers.
+    func apply(_ event: Reflector<T>.Event) {
+        switch event {
+        case .replaced(let items, let version): replace(items, at: version)
+        case .added(let o), .modified(let o): upsert(o)
+        case .deleted(let o): remove(o)
+        case .undecodable(let u, let deleted): undecodable(u, deleted: deleted)
         }
     }
 
@@ -114,19 +123,25 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
         }
     }
 
-    private func replace(_ items: [T]) {
+    /// A (re)list: the whole set as of `version`. An object missing from it was
+    /// deleted while no watch was looking (client-go's "deleted, final state
+    /// unknown"): its handler is told with the last version cached, and it is
+    /// tombstoned at the list's version, so a late `store` cannot bring it back.
+    private func replace(_ items: [T], at version: String) {
         let changes: [(T?, T?)] = cache.withLock { s in
-            var fresh: [String: T] = [:]
+            var fresh: [ObjectKey: T] = [:]
             for o in items { fresh[Self.key(o)] = o }
             var changes: [(T?, T?)] = []
             for (k, o) in s.objects where fresh[k] == nil { changes.append((o, nil)) }
             for (k, o) in fresh where s.objects[k]?.metadata.resourceVersion != o.metadata.resourceVersion {
                 changes.append((s.objects[k], o))
             }
+            let gone = Set(s.objects.keys).union(s.tombstones.keys).filter { fresh[$0] == nil }
+            let listed = Int(version) ?? Int.max
+            s.tombstones = gone.count > 10_000 ? [:] : Dictionary(uniqueKeysWithValues: gone.map { ($0, listed) })
             s.objects = fresh
             s.undecodable = [:]
             s.index = [:]
-            s.tombstones = [:]
             if let indexKeys {
                 for (k, o) in fresh { for i in indexKeys(o) { s.index[i, default: []].insert(k) } }
             }
@@ -157,7 +172,7 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     /// An object that no longer decodes: its last good version is dropped (it
     /// is stale, and acting on it would be wrong), and it is kept by name.
     private func undecodable(_ u: Undecodable, deleted: Bool) {
-        let k = Self.key(namespace: u.metadata.namespace, name: u.metadata.name ?? "")
+        let k = ObjectKey(u.metadata)
         cache.withLock { s in
             if let old = s.objects.removeValue(forKey: k), let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
             if deleted {

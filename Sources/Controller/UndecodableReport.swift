@@ -30,7 +30,7 @@ struct UndecodableReporter: Sendable {
             "type": "InvalidSpec", "status": "True", "reason": "InvalidSpec", "message": .string(message),
             "lastUpdateTime": now, "lastTransitionTime": now,
         ]
-        await executor.record(Rollouts.Event(reason: .invalidSpec, message: message, warning: true), about: u.metadata)
+        executor.effects.send(.event(Rollouts.Event(reason: .invalidSpec, message: message, warning: true), about: u.metadata))
         try await patchStatus(of: u, Rollout.resource, ["phase": "Degraded", "message": .string(message), "conditions": [condition]])
     }
 

@@ -20,10 +20,7 @@ public struct ControllerService: Service {
         // Losing the Lease closes the write fence at once (a reconcile in flight
         // makes no further change) and stops taking work; run() then ends with
         // the loss as its error, and the pod restarts as a follower.
-        elector?.onLoss { [controller] _ in
-            controller.fence.close()
-            Task { await controller.shutDown() }
-        }
+        elector?.onLoss { [controller] _ in controller.stopLeading() }
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if let elector {
@@ -46,7 +43,7 @@ public struct ControllerService: Service {
         } onGracefulShutdown: {
             logger.info("shutting down: finishing in-flight reconciles")
             elector?.abandon()
-            Task { await controller.shutDown() }
+            controller.shutDown()
         }
     }
 }

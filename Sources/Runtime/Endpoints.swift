@@ -48,10 +48,20 @@ public struct Endpoint: Service {
                                     headers: [.contentType: type], body: Data(body.utf8))
             }
         }
-        logger.info("\(name) endpoint on \(address): \(routes.keys.sorted().joined(separator: ", "))")
         do {
             try await cancelWhenGracefulShutdown {
-                try await server.run()
+                try await withThrowingTaskGroup(of: Void.self) { [address, name, routes, logger] group in
+                    group.addTask { try await server.run() }
+                    // Says the port actually bound (with port 0 the system picks one; tests read it here).
+                    // A server that fails to start throws from run(), which ends the group.
+                    group.addTask {
+                        guard (try? await server.waitUntilListening()) != nil else { return }
+                        var bound = address
+                        if case .ip4(_, let port)? = await server.listeningAddress { bound.port = port }
+                        logger.info("\(name) endpoint on \(bound): \(routes.keys.sorted().joined(separator: ", "))")
+                    }
+                    try await group.waitForAll()
+                }
             }
         } catch where Task.isCancelled || Task.isShuttingDownGracefully {
             // Shut down: the endpoint closes with the process (FlyingFox reports its socket closing as an error).

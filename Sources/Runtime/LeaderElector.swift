@@ -46,11 +46,11 @@ public final class LeaderElector: Sendable {
         var wake: CheckedContinuation<Void, Never>?
     }
 
-    let client: KubeClient
+    let store: any LeaseStore
     public let config: Config
     let logger: Logger
     private let state = Mutex(State())
-    private let clock = ContinuousClock()
+    private let clock: any ElectionClock
     private let leaderGauge = Gauge(label: "aviary_leader")
     private final class LossBox: Sendable {
         let call: @Sendable (LostLeadership) -> Void
@@ -61,8 +61,18 @@ public final class LeaderElector: Sendable {
     /// - Parameter client: the controller's client; the elector talks through a
     ///   copy with its own rate limiter, no retries and short timeouts, so a
     ///   renewal never waits behind reconcile traffic or a retry loop.
-    public init(client: KubeClient, config: Config, logger: Logger) {
-        self.client = client.withOwnBudget(qps: 5, burst: 10, retry: .none, requestTimeout: config.retryPeriod)
+    public convenience init(client: KubeClient, config: Config, logger: Logger) {
+        let own = client.withOwnBudget(qps: 5, burst: 10, retry: .none, requestTimeout: config.retryPeriod)
+        self.init(store: APILeaseStore(client: own, namespace: config.namespace, name: config.name), clock: SystemElectionClock(),
+                  config: config, logger: logger)
+    }
+
+    /// - Parameters:
+    ///   - store: where the Lease is read and written.
+    ///   - clock: the elector's own time; its decisions never read the Lease's timestamps (other machines' clocks).
+    init(store: any LeaseStore, clock: any ElectionClock, config: Config, logger: Logger) {
+        self.store = store
+        self.clock = clock
         self.config = config
         self.logger = logger
         leaderGauge.record(0)
@@ -111,29 +121,48 @@ public final class LeaderElector: Sendable {
 
     private func loop() async throws {
         while !Task.isCancelled {
-            if isLeader {
-                // Every attempt must end before the renew deadline: a hung API
-                // server cannot keep a leader that has not renewed leading.
-                let deadline = (state.withLock { $0.lastRenew } ?? clock.now) + config.renewDeadline
-                let remaining = clock.now.duration(to: deadline)
-                guard remaining > .zero else {
-                    throw lose("could not renew it within the renew deadline (\(config.renewDeadline))")
-                }
-                switch await renew(timeout: min(remaining, config.retryPeriod)) {
-                case .renewed:
-                    state.withLock { $0.lastRenew = clock.now }
-                case .heldBy(let other):
-                    throw lose("the Lease is now held by \"\(other)\"")
-                case .failed:
-                    break
-                }
-                let next = (state.withLock { $0.lastRenew } ?? clock.now) + config.renewDeadline
-                try await Task.sleep(for: max(.milliseconds(50), min(config.retryPeriod, clock.now.duration(to: next))))
-            } else {
-                if await tryAcquire() { continue }
-                await sleepOrWake(config.retryPeriod)
+            switch try await step() {
+            case .again: continue
+            case .renewAfter(let wait): try await clock.sleep(for: wait)
+            case .retryAfter(let wait): await sleepOrWake(wait)
             }
         }
+    }
+
+    /// What to do after one `step`.
+    enum Next: Equatable {
+        /// Just became the leader: renew at once.
+        case again
+        /// Leading: renew after this long.
+        case renewAfter(Duration)
+        /// Following: try again after this long, or as soon as the Lease is released.
+        case retryAfter(Duration)
+    }
+
+    /// One turn of the election: a leader renews (and throws `LostLeadership`
+    /// past the renew deadline or when someone else holds the Lease), a
+    /// follower tries to take it.
+    func step() async throws -> Next {
+        guard isLeader else {
+            return await tryAcquire() ? .again : .retryAfter(config.retryPeriod)
+        }
+        // Every attempt must end before the renew deadline: a hung API
+        // server cannot keep a leader that has not renewed leading.
+        let deadline = (state.withLock { $0.lastRenew } ?? clock.now) + config.renewDeadline
+        let remaining = clock.now.duration(to: deadline)
+        guard remaining > .zero else {
+            throw lose("could not renew it within the renew deadline (\(config.renewDeadline))")
+        }
+        switch await renew(timeout: min(remaining, config.retryPeriod)) {
+        case .renewed:
+            state.withLock { $0.lastRenew = clock.now }
+        case .heldBy(let other):
+            throw lose("the Lease is now held by \"\(other)\"")
+        case .failed:
+            break
+        }
+        let next = (state.withLock { $0.lastRenew } ?? clock.now) + config.renewDeadline
+        return .renewAfter(max(.milliseconds(50), min(config.retryPeriod, clock.now.duration(to: next))))
     }
 
     /// Stops leading at once: the gauge, the flag writes are fenced by, and the handler.
@@ -149,12 +178,9 @@ public final class LeaderElector: Sendable {
     /// One attempt to take the lease: free, released, expired, or already ours.
     func tryAcquire() async -> Bool {
         do {
-            let lease: Lease
-            do {
-                lease = try await client.get(.leases, config.name, namespace: config.namespace)
-            } catch let e as KubeError where e.isNotFound {
+            guard let lease = try await store.get(timeout: nil) else {
                 let fresh = Lease(metadata: stamped(ObjectMeta(name: config.name, namespace: config.namespace)), spec: ours(transitions: 0, acquired: .now()))
-                let _: Lease = try await client.create(.leases, fresh, namespace: config.namespace)
+                try await store.create(fresh)
                 becomeLeader()
                 return true
             }
@@ -171,7 +197,7 @@ public final class LeaderElector: Sendable {
             let transitions = (spec?.leaseTransitions ?? 0) + (holder == config.identity ? 0 : 1)
             taken.spec = ours(transitions: transitions, acquired: holder == config.identity ? (spec?.acquireTime ?? .now()) : .now())
             taken.metadata = stamped(taken.metadata)
-            let _: Lease = try await client.replace(.leases, config.name, taken, namespace: config.namespace)
+            try await store.replace(taken, timeout: nil)
             becomeLeader()
             return true
         } catch let e as KubeError where e.isConflict || e.isAlreadyExists {
@@ -213,15 +239,16 @@ public final class LeaderElector: Sendable {
 
     /// Renews the lease, each request bounded by `timeout`.
     private func renew(timeout: Duration) async -> Renewal {
-        var bounded = client
-        bounded.requestTimeout = max(timeout, .milliseconds(100))
         do {
-            var lease: Lease = try await bounded.get(.leases, config.name, namespace: config.namespace)
+            guard var lease = try await store.get(timeout: timeout) else {
+                logger.warning("leader election: renewing failed: the Lease is gone")
+                return .failed
+            }
             let holder = lease.spec?.holderIdentity ?? ""
             guard holder == config.identity else { return .heldBy(holder.isEmpty ? "nobody" : holder) }
             lease.spec?.renewTime = .now()
             lease.metadata = stamped(lease.metadata)
-            let _: Lease = try await bounded.replace(.leases, config.name, lease, namespace: config.namespace)
+            try await store.replace(lease, timeout: timeout)
             return .renewed
         } catch let e as KubeError where e.isConflict {
             // Someone else wrote the Lease since we read it: the next attempt reads who.
@@ -239,12 +266,11 @@ public final class LeaderElector: Sendable {
         state.withLock { $0.leading = false }
         leaderGauge.record(0)
         do {
-            var lease: Lease = try await client.get(.leases, config.name, namespace: config.namespace)
-            guard lease.spec?.holderIdentity == config.identity else { return }
+            guard var lease = try await store.get(timeout: nil), lease.spec?.holderIdentity == config.identity else { return }
             lease.spec?.holderIdentity = nil
             lease.spec?.leaseDurationSeconds = 1
             lease.spec?.renewTime = .now()
-            let _: Lease = try await client.replace(.leases, config.name, lease, namespace: config.namespace)
+            try await store.replace(lease, timeout: nil)
             logger.info("leader election: released the lease")
         } catch {
             logger.warning("leader election: releasing the lease failed: \(error)")
@@ -255,7 +281,7 @@ public final class LeaderElector: Sendable {
 
     private func sleepOrWake(_ duration: Duration) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: duration) }
+            group.addTask { try? await self.clock.sleep(for: duration) }
             group.addTask {
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { c in
@@ -277,13 +303,8 @@ public final class LeaderElector: Sendable {
 
     /// Watches the Lease; a release (no holder) wakes a waiting follower.
     private func watchForRelease() async {
-        let reflector = Reflector<Lease>(client: client, resource: .leases, namespace: config.namespace,
-                                         fieldSelector: "metadata.name=\(config.name)")
-        do {
-            for try await event in reflector {
-                guard case .modified(let lease) = event, (lease.spec?.holderIdentity ?? "").isEmpty else { continue }
-                state.withLock { s in s.wake?.resume(); s.wake = nil }
-            }
-        } catch {}
+        await store.watchReleases { [weak self] in
+            self?.state.withLock { s in s.wake?.resume(); s.wake = nil }
+        }
     }
 }

@@ -62,6 +62,7 @@ import Testing
             factory.makeRecorder(label: "aviary_workqueue_depth", dimensions: [("name", queue)], aggregate: false).record(Int64(1))
         }
         factory.makeRecorder(label: "aviary_leader", dimensions: [], aggregate: false).record(Int64(1))
+        factory.makeCounter(label: "aviary_side_effects_dropped_total", dimensions: []).increment(by: 0)
         return MetricsText.body(registry: registry.emitToString(), objects: evilObjects())
     }
 
@@ -164,12 +165,12 @@ import Testing
         #expect(throws: Exposition.ParseError.self) { try Exposition.parse(text) }
     }
 
-    @Test func promtoolAcceptsTheFullScrape() throws {
+    @Test func promtoolAcceptsTheFullScrape() async throws {
         let text = Self.fullScrape()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("aviary-metrics-\(UUID().uuidString).txt")
         try Data(text.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try PromTool.checkMetrics(file: file)
+        let result = try await PromTool.checkMetrics(file: file)
         #expect(result.status == 0, "promtool check metrics:\n\(result.output)\n--- the text ---\n\(text)")
     }
 }
@@ -189,18 +190,27 @@ enum PromTool {
         }
     }
 
-    static func checkMetrics(file: URL) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try path())
-        process.arguments = ["check", "metrics"]
-        process.standardInput = try FileHandle(forReadingFrom: file)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    /// Runs `promtool check metrics` on a thread of its own: every test target shares one process, and a
+    /// child process waited for on one of Swift concurrency's few threads would stall the other tests.
+    static func checkMetrics(file: URL) async throws -> (status: Int32, output: String) {
+        let tool = try path()
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: tool)
+                    process.arguments = ["check", "metrics"]
+                    process.standardInput = try FileHandle(forReadingFrom: file)
+                    let pipe = Pipe()
+                    process.standardOutput = pipe
+                    process.standardError = pipe
+                    try process.run()
+                    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+                })
+            }.start()
+        }
     }
 }
 

@@ -1,0 +1,95 @@
+import Foundation
+import Kube
+
+/// One write to the API server, as a value: what the `Executor` sends for an
+/// action. Built by pure functions (`Executor.requests(for:namespace:)`), so
+/// what each action does on the wire is tested without a server.
+public struct WriteRequest: Sendable, Equatable {
+    public enum Verb: Sendable, Equatable {
+        /// POST the object.
+        case create(JSONValue)
+        /// PATCH with an RFC 7386 merge patch.
+        case mergePatch(JSONValue)
+        /// DELETE, with this propagation policy (nil: the server's default).
+        case delete(propagation: DeleteOptions.Propagation?)
+    }
+
+    /// An answer that means the work is done already: not an error, since
+    /// every action is safe to repeat (a stale cache may plan one twice).
+    public enum Tolerated: Sendable, Equatable {
+        /// 409 AlreadyExists, for a create.
+        case alreadyExists
+        /// 404, for a delete or a change of something that is gone.
+        case notFound
+    }
+
+    /// The informer cache that takes the API's answer at once, so the next
+    /// reconcile sees this write even before the watch reports it.
+    public enum Answer: Sendable, Equatable {
+        case replicaSet, service, rollout, analysisRun
+    }
+
+    public var verb: Verb
+    public var resource: Resource
+    public var namespace: String?
+    /// nil for a create.
+    public var name: String?
+    public var subresource: String?
+    public var tolerated: Tolerated?
+    /// nil: the answer is not kept.
+    public var answer: Answer?
+
+    public init(_ verb: Verb, _ resource: Resource, namespace: String?, name: String? = nil, subresource: String? = nil,
+                tolerated: Tolerated? = nil, answer: Answer? = nil) {
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+        self.name = name
+        self.subresource = subresource
+        self.tolerated = tolerated
+        self.answer = answer
+    }
+
+    /// The HTTP method.
+    public var method: String {
+        switch verb {
+        case .create: "POST"
+        case .mergePatch: "PATCH"
+        case .delete: "DELETE"
+        }
+    }
+
+    /// The request path (a create posts to the collection).
+    public var path: String {
+        resource.path(namespace: namespace, name: verb.isCreate ? nil : name, subresource: subresource)
+    }
+
+    /// The body and its content type, as `KubeClient`'s verbs send them.
+    public func body() throws -> (data: Data, contentType: String) {
+        switch verb {
+        case .create(let object):
+            return (try JSONEncoder().encode(object), "application/json")
+        case .mergePatch(let patch):
+            return (try JSONEncoder().encode(patch), Patch.merge(patch).contentType)
+        case .delete(let propagation):
+            return (try JSONEncoder().encode(DeleteOptions(propagationPolicy: propagation)), "application/json")
+        }
+    }
+
+    /// Whether this failure means the work is already done.
+    func tolerates(_ error: any Error) -> Bool {
+        guard let e = error as? KubeError else { return false }
+        switch tolerated {
+        case .alreadyExists?: return e.isAlreadyExists
+        case .notFound?: return e.isNotFound
+        case nil: return false
+        }
+    }
+}
+
+extension WriteRequest.Verb {
+    var isCreate: Bool {
+        if case .create = self { return true }
+        return false
+    }
+}

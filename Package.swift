@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AnalysisCore", "AviaryAPI", "KubeAPI"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AnalysisCore", "AviaryAPI", "Kube", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "Rollouts", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import AviaryAPI
 import Foundation
 import Kube
+import Rollouts
 
 /// Which Rollouts an action acts on: one by name, or every one a label
 /// selector matches (`-l train=release-42` promotes a release train at once).
@@ -30,35 +31,57 @@ struct Targets: ParsableArguments {
     }
 }
 
-/// One action: a merge patch of the spec or of the status subresource, on each target.
+/// One user action on each target. What it writes is `UserAction`'s, shared
+/// with the tests, so the CLI holds no patch of its own.
 protocol RolloutAction: AsyncParsableCommand {
     var targets: Targets { get }
-    var verb: String { get }
-    func patch(_ rollout: Rollout) -> (spec: JSONValue?, status: JSONValue?)
+    var action: UserAction { get }
 }
 
 extension RolloutAction {
-    func run() async throws {
-        let (client, ns, names) = try await targets.resolve()
-        guard !names.isEmpty else { throw ValidationError("no Rollout matches \(targets.selector ?? "")") }
-        var failed = false
-        for name in names {
-            do {
-                let rollout: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
-                let (spec, status) = patch(rollout)
-                if let spec {
-                    let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns, .merge(["spec": spec]))
-                }
-                if let status {
-                    let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns, .merge(["status": status]), subresource: "status")
-                }
-                print("rollout '\(name)' \(verb)")
-            } catch {
-                FileHandle.standardError.write(Data("rollout '\(name)': \(error)\n".utf8))
-                failed = true
+    func run() async throws { try await perform(action, on: targets.resolve(), selector: targets.selector) }
+}
+
+/// Sends `action`'s patches to each named Rollout and says what was done.
+/// One Rollout failing does not stop the others (a release train is acted
+/// on as a whole); any failure makes the exit status 1.
+func perform(_ action: UserAction, on resolved: (KubeClient, String, [String]), selector: String?) async throws {
+    let (client, ns, names) = resolved
+    guard !names.isEmpty else { throw ValidationError("no Rollout matches \(selector ?? "")") }
+    var failed = false
+    for name in names {
+        do {
+            let rollout: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
+            var replicaSets: [ReplicaSet] = []
+            if action.readsReplicaSets {
+                let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
+                replicaSets = list.items
             }
+            let done = try action.patches(for: rollout, replicaSets: replicaSets).get()
+            for p in done.patches {
+                let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns, p.patch, subresource: p.subresource)
+            }
+            print("rollout '\(name)' \(outcome(action, done))")
+        } catch {
+            FileHandle.standardError.write(Data("rollout '\(name)': \(error)\n".utf8))
+            failed = true
         }
-        if failed { throw ExitCode.failure }
+    }
+    if failed { throw ExitCode.failure }
+}
+
+/// The line that says an action went through.
+func outcome(_ action: UserAction, _ done: ActionPatches) -> String {
+    switch action {
+    case .promote: return "promoted"
+    case .promoteFull: return "fully promoted"
+    case .abort: return "aborted"
+    case .retry: return "retried"
+    case .pause: return "paused"
+    case .resume: return "resumed"
+    case .restart: return "restarted"
+    case .undo: return "rolled back to revision \(done.revision ?? 0)"
+    case .setImage: return "image updated"
     }
 }
 
@@ -66,45 +89,37 @@ struct Promote: RolloutAction {
     static let configuration = CommandConfiguration(abstract: "End the current pause (or Inconclusive pause); --full skips the remaining steps.")
     @OptionGroup var targets: Targets
     @Flag(help: "Skip every remaining step (and, for blue-green, go straight to the cutover).") var full = false
-    var verb: String { full ? "fully promoted" : "promoted" }
-    func patch(_ r: Rollout) -> (spec: JSONValue?, status: JSONValue?) {
-        (r.spec.paused == true ? ["paused": false] : nil, full ? ["promoteFull": true] : ["pauseConditions": nil])
-    }
+    var action: UserAction { full ? .promoteFull : .promote }
 }
 
 struct Abort: RolloutAction {
     static let configuration = CommandConfiguration(abstract: "Abort the update: traffic back to stable at once.")
     @OptionGroup var targets: Targets
-    var verb: String { "aborted" }
-    func patch(_ r: Rollout) -> (spec: JSONValue?, status: JSONValue?) { (nil, ["abort": true]) }
+    var action: UserAction { .abort }
 }
 
 struct Retry: RolloutAction {
     static let configuration = CommandConfiguration(abstract: "Retry an aborted update from its first step.")
     @OptionGroup var targets: Targets
-    var verb: String { "retried" }
-    func patch(_ r: Rollout) -> (spec: JSONValue?, status: JSONValue?) { (nil, ["abort": false]) }
+    var action: UserAction { .retry }
 }
 
 struct Pause: RolloutAction {
     static let configuration = CommandConfiguration(abstract: "Hold the steps (spec.paused).")
     @OptionGroup var targets: Targets
-    var verb: String { "paused" }
-    func patch(_ r: Rollout) -> (spec: JSONValue?, status: JSONValue?) { (["paused": true], nil) }
+    var action: UserAction { .pause }
 }
 
 struct Resume: RolloutAction {
     static let configuration = CommandConfiguration(abstract: "Let the steps go on (spec.paused false).")
     @OptionGroup var targets: Targets
-    var verb: String { "resumed" }
-    func patch(_ r: Rollout) -> (spec: JSONValue?, status: JSONValue?) { (["paused": false], nil) }
+    var action: UserAction { .resume }
 }
 
 struct Restart: RolloutAction {
     static let configuration = CommandConfiguration(abstract: "Recreate the stable pods, a few at a time (spec.restartAt).")
     @OptionGroup var targets: Targets
-    var verb: String { "restarted" }
-    func patch(_ r: Rollout) -> (spec: JSONValue?, status: JSONValue?) { (["restartAt": .string(KubeTime.now().description)], nil) }
+    var action: UserAction { .restart(at: KubeTime.now()) }
 }
 
 /// `status NAME [--watch] [--timeout]`, for CI pipelines: exit 0 when Healthy,

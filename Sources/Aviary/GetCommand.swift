@@ -3,6 +3,7 @@ import AviaryAPI
 import Foundation
 import Kube
 import Plugin
+import Rollouts
 
 /// `get rollout NAME [--watch]`: the header and tree; `--watch` redraws in
 /// place until interrupted (as Argo's does, so "watch in one terminal, set
@@ -41,12 +42,10 @@ struct GetCommand: AsyncParsableCommand {
     static func read(_ client: KubeClient, _ ns: String, _ name: String) async throws -> RolloutTree.Input {
         let r: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
         let rs: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
-        let owned = rs.items.filter { $0.metadata.ownerReferences?.contains { $0.uid == r.metadata.uid } == true }
-        let hashes = Set(owned.compactMap(\.podTemplateHash))
         let pods: ObjectList<Pod> = try await client.list(.pods, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
         let runs: ObjectList<AnalysisRun> = try await client.list(AnalysisRun.resource, namespace: ns)
-        return RolloutTree.Input(rollout: r, replicaSets: owned,
-                                 pods: pods.items.filter { hashes.contains($0.metadata.labels?[podTemplateHashLabel] ?? "") },
-                                 runs: runs.items.filter { $0.metadata.ownerReferences?.contains { $0.uid == r.metadata.uid } == true })
+        // The controller's rule for what is the Rollout's, so get shows what it counts (adoption candidates included).
+        let family = Ownership.family(of: r, replicaSets: rs.items, pods: pods.items, analysisRuns: runs.items)
+        return RolloutTree.Input(rollout: r, replicaSets: family.replicaSets, pods: family.pods, runs: family.analysisRuns)
     }
 }

@@ -3,6 +3,7 @@ import AviaryAPI
 import Foundation
 import Kube
 import Plugin
+import Rollouts
 
 /// `list rollouts`: one line per Rollout.
 struct ListCommand: AsyncParsableCommand {
@@ -35,8 +36,9 @@ struct SetImage: AsyncParsableCommand {
 
     func run() async throws {
         let expected = selector == nil ? 2 : 1
-        guard arguments.count == expected else { throw ValidationError(selector == nil ? "expected NAME CONTAINER=IMAGE" : "expected CONTAINER=IMAGE with -l") }
-        let assignment = arguments.last!
+        guard arguments.count == expected, let assignment = arguments.last else {
+            throw ValidationError(selector == nil ? "expected NAME CONTAINER=IMAGE" : "expected CONTAINER=IMAGE with -l")
+        }
         let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("expected CONTAINER=IMAGE, got \"\(assignment)\"") }
         var flags: [String] = selector.map { ["-l", $0] } ?? [arguments[0]]
@@ -44,45 +46,16 @@ struct SetImage: AsyncParsableCommand {
         if let kubeconfig = cluster.kubeconfig { flags += ["--kubeconfig", kubeconfig] }
         if let context = cluster.context { flags += ["--context", context] }
         let targets = try Targets.parse(flags)
-        let (client, ns, names) = try await targets.resolve()
-        for name in names {
-            let r: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
-            guard case .array(let containers)? = r.spec.template?["spec"]?["containers"],
-                  let i = containers.firstIndex(where: { $0["name"]?.stringValue == parts[0] }) else {
-                throw ValidationError("rollout '\(name)' has no container \"\(parts[0])\"")
-            }
-            let path = "/spec/template/spec/containers/\(i)/image"
-            let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns, Patch.json([JSONPatchOperation.replace(path, .string(parts[1]))]))
-            print("rollout '\(name)' image updated")
-        }
+        try await perform(.setImage(container: parts[0], image: parts[1]), on: targets.resolve(), selector: selector)
     }
 }
 
 /// `undo [--to-revision N]`: the template of that revision's ReplicaSet (default: the one before the current).
-struct Undo: AsyncParsableCommand {
+struct Undo: RolloutAction {
     static let configuration = CommandConfiguration(abstract: "Roll back to a previous revision's template.")
     @OptionGroup var targets: Targets
     @Option(help: "The revision to go back to (default: the previous one).") var toRevision: Int?
-
-    func run() async throws {
-        let (client, ns, names) = try await targets.resolve()
-        for name in names { try await undo(name, client: client, ns: ns) }
-    }
-
-    func undo(_ name: String, client: KubeClient, ns: String) async throws {
-        let r: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
-        let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
-        let owned = list.items.filter { $0.metadata.ownerReferences?.contains { $0.uid == r.metadata.uid } == true }
-        let current = r.status?.currentPodHash
-        let candidates = owned.filter { $0.podTemplateHash != current }.sorted { ($0.revision ?? 0) > ($1.revision ?? 0) }
-        let target = toRevision.map { n in candidates.first { $0.revision == n } } ?? candidates.first
-        guard let rs = target else {
-            throw ValidationError(toRevision.map { "rollout '\(name)' has no revision \($0)" } ?? "rollout '\(name)' has no previous revision")
-        }
-        // The ReplicaSet's template, without the hash label the controller added: the planner knows it as that ReplicaSet's.
-        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns, .json([.replace("/spec/template", rs.templateWithoutHash ?? [:])]))
-        print("rollout '\(name)' rolled back to revision \(rs.revision ?? 0)")
-    }
+    var action: UserAction { .undo(toRevision: toRevision) }
 }
 
 /// `convert -f FILE`: an Argo Rollouts manifest as aviary's, everything else untouched.

@@ -41,7 +41,7 @@ import Testing
 
     /// A namespace with the example analysis canary, deployed and Healthy at 1.0.
     func start(_ prefix: String, templates: [JSONValue]? = nil, rollout edit: (JSONValue) -> JSONValue = { $0 }) async throws -> Setup {
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace(prefix, client: client)
         let prometheus = try Self.prometheusURL
@@ -194,7 +194,7 @@ import Testing
                 ]],
             ],
         ]]
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let s = try await start("secret", templates: templates) { r in
             r.setting(["spec", "strategy", "canary", "analysis"], to: nil)
                 .setting(["spec", "strategy", "canary", "steps"], to: [["setWeight": 20], ["analysis": ["templates": [["templateName": "with-secret"]]]]])
@@ -207,13 +207,13 @@ import Testing
         try await p.wait("promotion through the secret-using analysis", timeout: .seconds(60)) {
             $0.status?.phase == .Healthy && $0.status?.stableRS != first && $0.status?.stableRS == $0.status?.currentPodHash
         }
-        let runs = try TestCluster.kubectl("-n", s.ns, "get", "analysisruns", "-o", "json")
+        let runs = try await TestCluster.kubectl("-n", s.ns, "get", "analysisruns", "-o", "json")
         #expect(runs.contains("\"value\": \"*****\""), "the measured value was the secret, and is redacted")
         #expect(!runs.contains(secretValue), "the secret is not in any AnalysisRun")
         #expect(runs.contains("authenticated=[1]"), "the bearer-authenticated query ran")
-        let events = try TestCluster.kubectl("-n", s.ns, "get", "events", "-o", "json")
+        let events = try await TestCluster.kubectl("-n", s.ns, "get", "events", "-o", "json")
         #expect(!events.contains(secretValue), "the secret is not in any event")
-        let rollout = try TestCluster.kubectl("-n", s.ns, "get", "rollout", "web", "-o", "json")
+        let rollout = try await TestCluster.kubectl("-n", s.ns, "get", "rollout", "web", "-o", "json")
         #expect(!rollout.contains(secretValue))
         s.controller.kill()
         let log = try String(contentsOfFile: s.controller.log, encoding: .utf8)

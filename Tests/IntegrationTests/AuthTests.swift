@@ -102,13 +102,8 @@ import Testing
     @Test func aWrongCAIsAClearTLSError() async throws {
         let dir = NSTemporaryDirectory() + "aviary-ca-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/k", "-out", dir + "/ca.crt",
-                             "-days", "1", "-subj", "/CN=someone-else"]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
+        _ = try await runProcess("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/k", "-out", dir + "/ca.crt",
+                                                     "-days", "1", "-subj", "/CN=someone-else"])
 
         var access = try TestCluster.access()
         access.tls.caPEM = FileManager.default.contents(atPath: dir + "/ca.crt")

@@ -1,6 +1,7 @@
 import AviaryAPI
 import Foundation
 import Kube
+import Rollouts
 import Testing
 
 /// Blue-green end to end: the real controller, API server, Prometheus and the
@@ -12,7 +13,7 @@ import Testing
 
     /// The example, deployed and Healthy at 1.0; `edit` changes its blueGreen strategy and spec.
     func start(_ prefix: String, edit: (JSONValue) -> JSONValue = { $0 }) async throws -> Setup {
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace(prefix, client: client)
         let prometheus = try AnalysisE2ETests.prometheusURL
@@ -149,9 +150,10 @@ import Testing
         let runs: ObjectList<AnalysisRun> = try await s.client.list(AnalysisRun.resource, namespace: s.ns)
         let pausesBefore = try await p.events().filter { $0.reason == "RolloutPaused" }.count
 
-        // Undo: 1.0's template back, as it was. Inside the window: no analysis, no pause.
-        let _: JSONValue = try await s.client.patch(Rollout.resource, "shop", namespace: s.ns,
-                                                    .json([.replace("/spec/template", first.spec.template ?? [:])]))
+        // Undo, as `kubectl aviary undo` does it: 1.0's template back, without the
+        // role labels the controller put on its ReplicaSet. Inside the window: no analysis, no pause.
+        let undone = try await s.client.perform(.undo(toRevision: nil), on: "shop", namespace: s.ns)
+        #expect(undone.revision == 1)
         try await p.wait("1.0 active again", timeout: .seconds(60)) { $0.status?.phase == .Healthy && $0.status?.stableRS == blue }
         #expect(try await selector(s, "shop-active") == blue)
         let after: ObjectList<AnalysisRun> = try await s.client.list(AnalysisRun.resource, namespace: s.ns)

@@ -1,6 +1,7 @@
 import AviaryAPI
 import Foundation
 import Kube
+import Rollouts
 import Testing
 
 /// The canary strategy end to end: the real `aviary controller`, the real API
@@ -10,7 +11,7 @@ import Testing
 
     /// A namespace with the example canary (tuned for tests), deployed and Healthy at web:1.0.
     func start(_ prefix: String, edit: (inout [String: JSONValue]) -> Void = { _ in }) async throws -> Setup {
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace(prefix, client: client)
         for doc in try TestCluster.example("canary-rollout.yaml") {
@@ -75,17 +76,21 @@ import Testing
         #expect(final["registry.example/web:2.0"]?.available == 10)
         let svc: Service = try await s.client.get(.services, "web-stable", namespace: s.ns)
         #expect(svc.spec?.selector?[podTemplateHashLabel] == (try await p.rollout()).status?.stableRS)
-        // Settled, an unchanged world makes no writes: nothing's resourceVersion moves, no new events.
-        func versions() async throws -> [String] {
-            let rs: ObjectList<ReplicaSet> = try await s.client.list(.replicaSets, namespace: s.ns)
-            let svcs: ObjectList<Service> = try await s.client.list(.services, namespace: s.ns)
-            return [try await p.rollout().metadata.resourceVersion ?? ""] + rs.items.map { $0.metadata.resourceVersion ?? "" }
-                + svcs.items.map { $0.metadata.resourceVersion ?? "" } + ["events: \(try await p.events().count)"]
+        // Settled, an unchanged world makes no writes. Counted by the controller itself: every POST, PUT,
+        // PATCH and DELETE it sent, answered or refused, events included. Once the completion's last
+        // writes are out, the count holds still over a window of several seconds.
+        var last = try await s.controller.apiWrites()
+        #expect(last > 0, "the counter counts this controller's writes")
+        try await eventually("the completion's last writes to land", timeout: .seconds(30)) {
+            try await Task.sleep(for: .seconds(2))
+            let now = try await s.controller.apiWrites()
+            defer { last = now }
+            return now == last
         }
-        try await Task.sleep(for: .seconds(1))
-        let settled = try await versions()
-        try await Task.sleep(for: .seconds(3))
-        #expect(try await versions() == settled, "no writes while nothing changes")
+        let settled = try await s.controller.apiWrites()
+        try await Task.sleep(for: .seconds(5))
+        let writes = try await s.controller.apiWrites() - settled
+        #expect(writes == 0, "no writes while nothing changes: \(writes) in 5 s")
 
         let reasons = try await p.events().map(\.reason)
         for reason in ["NewReplicaSetCreated", "ScalingReplicaSet", "RolloutStepCompleted", "RolloutPaused", "RolloutResumed",
@@ -151,7 +156,7 @@ import Testing
         let s = try await start("restart-at") { spec in spec["replicas"] = 4 }
         let p = s.probe
         let at = KubeTime.now()
-        let _: JSONValue = try await s.client.patch(Rollout.resource, "web", namespace: s.ns, .merge(["spec": ["restartAt": .string(at.description)]]))
+        try await s.client.perform(.restart(at: at), on: "web", namespace: s.ns)
         try await p.wait("every stable pod recreated", timeout: .seconds(60)) { $0.status?.restartedAt == at }
         let pods: ObjectList<Pod> = try await s.client.list(.pods, namespace: s.ns)
         #expect(pods.items.count == 4)
@@ -165,7 +170,7 @@ import Testing
     }
 
     @Test func anArgoManifestRunsWithOnlyItsAPIVersionChanged() async throws {
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace("argo-run", client: client)
         defer { Task { await TestCluster.deleteNamespace(ns, client: client) } }

@@ -1,6 +1,7 @@
 import AviaryAPI
 import Foundation
 import Kube
+import Rollouts
 import Testing
 
 /// The real `aviary controller` binary, run against one test namespace, so a
@@ -39,20 +40,52 @@ final class ControllerProcess: @unchecked Sendable {
         return dir.appendingPathComponent("aviary").path
     }
 
+    /// SIGKILL; returns once it is gone. Synchronous, since tests kill from
+    /// `defer` and `deinit`: a killed process is reaped within milliseconds, so
+    /// this holds its thread no longer than that (polled finely, not by
+    /// `waitUntilExit`'s 50 ms run-loop turns).
     func kill() {
         guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        while process.isRunning { usleep(1_000) }
     }
 
-    /// SIGTERM, as Kubernetes stops a pod; waits for the process to exit.
-    func terminate() {
+    /// SIGTERM, as Kubernetes stops a pod; waits for the process to exit. A
+    /// graceful shutdown takes seconds, so the wait is on a thread of its own,
+    /// not one of Swift concurrency's.
+    func terminate() async {
         guard process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        _ = try? await onOwnThread { [self] in process.waitUntilExit() }
     }
 
     var isRunning: Bool { process.isRunning }
+
+    /// Where its /metrics answers: the port it bound, as its log says (tests start it on port 0).
+    func metricsURL() async throws -> String {
+        try await eventuallyValue("the controller's metrics endpoint", timeout: .seconds(30)) { () -> String? in
+            let log = (try? String(contentsOfFile: self.log, encoding: .utf8)) ?? ""
+            // "metrics endpoint on 127.0.0.1:41234: /metrics"
+            guard let said = log.range(of: "metrics endpoint on ") else { return nil }
+            let rest = log[said.upperBound...]
+            guard let colon = rest.firstIndex(of: ":") else { return nil }
+            let port = rest[rest.index(after: colon)...].prefix { $0.isNumber }
+            return port.isEmpty ? nil : "http://127.0.0.1:\(port)/metrics"
+        }
+    }
+
+    /// Writes it has sent the API server so far (POST, PUT, PATCH, DELETE, whatever the answer),
+    /// from its own request counter, `aviary_k8s_request_total`.
+    func apiWrites() async throws -> Int {
+        let r = try await CurlEngine.shared.perform(HTTPRequest(method: "GET", url: try await metricsURL()))
+        var writes = 0.0
+        for line in String(decoding: r.body, as: UTF8.self).split(separator: "\n") where line.hasPrefix("aviary_k8s_request_total{") {
+            guard ["POST", "PUT", "PATCH", "DELETE"].contains(where: { line.contains("verb=\"\($0)\"") }),
+                  let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            writes += value
+        }
+        return Int(writes)
+    }
 
     deinit { kill() }
 }
@@ -108,15 +141,14 @@ struct RolloutProbe {
         let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: namespace, .merge(["spec": ["template": .object(template)]]))
     }
 
-    /// What `kubectl aviary promote` does: clear the pause conditions.
+    /// What `kubectl aviary promote` does (the same `UserAction`).
     func promote() async throws {
-        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: namespace, .merge(["status": ["pauseConditions": nil]]),
-                                                  subresource: "status")
+        _ = try await client.perform(.promote, on: name, namespace: namespace)
     }
 
+    /// What `kubectl aviary abort` does.
     func abort() async throws {
-        let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: namespace, .merge(["status": ["abort": true]]),
-                                                  subresource: "status")
+        _ = try await client.perform(.abort, on: name, namespace: namespace)
     }
 
     func events() async throws -> [(reason: String, message: String)] {

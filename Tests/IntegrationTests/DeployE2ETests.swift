@@ -22,11 +22,11 @@ import Testing
     /// crds/ byte for byte, already applied by installCRDs, so they stay unchanged.
     /// The PodDisruptionBudget is policy/v1, which the local API server (1.20)
     /// predates; it is left out here only (InstallManifestTests checks it).
-    static func applyDeploy() throws {
+    static func applyDeploy() async throws {
         let docs = try InstallManifest.documents("deploy/install.yaml").filter { $0.kind != "PodDisruptionBudget" }
         let file = try InstallManifest.temporaryFile(docs)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try TestCluster.kubectl("apply", "-f", file)
+        try await TestCluster.kubectl("apply", "-f", file)
     }
 
     /// The binary under test: the release build when scripts/test.sh made one.
@@ -48,10 +48,10 @@ import Testing
     }
 
     @Test func theReleaseBinaryRunsInClusterUnderTheDeployRBACAndNoMore() async throws {
-        #expect(try runCommand(try Self.binary, ["--version"]).output.hasPrefix("0.1.0"))
+        #expect(try await runCommand(try Self.binary, ["--version"]).output.hasPrefix("0.1.0"))
 
-        try TestCluster.installCRDs()
-        try Self.applyDeploy()
+        try await TestCluster.installCRDs()
+        try await Self.applyDeploy()
         let admin = try TestCluster.client()
         let dir = try await Self.serviceAccountDirectory(admin: admin)
         let ns = try await TestCluster.namespace("rbac", client: admin)

@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized) struct DisruptiveTests {
     @Test func anAPIServerRestartMidRolloutIsSurvived() async throws {
         let client = try TestCluster.client()
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let ns = try await TestCluster.namespace("apiserver", client: client)
         for doc in try TestCluster.example("canary-rollout.yaml") {
             if doc["kind"] == "Rollout" {
@@ -27,7 +27,7 @@ import Testing
         try await p.wait("the rollout under way") { ($0.status?.currentStepIndex ?? 0) >= 1 && $0.status?.stableRS != $0.status?.currentPodHash }
 
         // Stop and start kube-apiserver mid-rollout.
-        try TestCluster.script("restart-apiserver")
+        try await TestCluster.script("restart-apiserver")
         try await p.wait("completion after the restart", timeout: .seconds(90)) {
             $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash
         }

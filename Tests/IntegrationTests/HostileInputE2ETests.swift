@@ -25,7 +25,7 @@ import Testing
 
         static func start() async throws -> Harness {
             let client = try TestCluster.client()
-            try TestCluster.installCRDs()
+            try await TestCluster.installCRDs()
             let shard = "hostile-\(UInt32.random(in: 0...UInt32.max) % 1_000_000)"
             let port = try freeLoopbackPort()
             let controller = try Self.controller(shard: shard, metricsPort: port)
@@ -100,20 +100,10 @@ import Testing
             let endpoint = "http://127.0.0.1:" + (try String(contentsOfFile: try TestCluster.directory + "/etcd.port", encoding: .utf8))
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let key = "/registry/\(resource.group)/\(resource.plural)/\(bad)/\(name)"
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["etcdctl", "--endpoints", endpoint, "put", key]
-            p.environment = ProcessInfo.processInfo.environment.merging(["ETCDCTL_API": "3"]) { _, new in new }
-            let input = Pipe(), output = Pipe()
-            p.standardInput = input
-            p.standardOutput = output
-            p.standardError = output
-            try p.run()
-            input.fileHandleForWriting.write(body)
-            try input.fileHandleForWriting.close()
-            let said = output.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "etcdctl put \(key): \(String(decoding: said, as: UTF8.self))")
+            let put = try await runProcess("/usr/bin/env", ["etcdctl", "--endpoints", endpoint, "put", key],
+                                           environment: ProcessInfo.processInfo.environment.merging(["ETCDCTL_API": "3"]) { _, new in new },
+                                           input: body, mergeOutput: true)
+            #expect(put.status == 0, "etcdctl put \(key): \(String(decoding: put.stdout, as: UTF8.self))")
         }
 
         func events(of name: String) async throws -> [(reason: String, message: String)] {
@@ -296,7 +286,7 @@ import Testing
         let file = NSTemporaryDirectory() + "aviary-scrape-\(UUID().uuidString.prefix(6)).txt"
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let (status, said) = try runCommand("/bin/sh", ["-c", "promtool check metrics < '\(file)'"])
+        let (status, said) = try await runCommand("/bin/sh", ["-c", "promtool check metrics < '\(file)'"])
         #expect(status == 0, "promtool check metrics on a scrape: \(said)")
         try await h.stillServes(after: "names with quotes and newlines")
     }

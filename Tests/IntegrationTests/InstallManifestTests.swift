@@ -60,8 +60,8 @@ enum InstallManifest {
 /// the README says, and are accepted by the local API server (a server-side dry
 /// run, which changes nothing, so tests running beside it see no difference).
 @Suite struct InstallManifestTests {
-    @Test func theInstallFilesAreWhatTheirSourcesRender() throws {
-        let (status, output) = try runCommand("/bin/bash", [TestCluster.repoRoot + "/scripts/render-install.sh", "--check"])
+    @Test func theInstallFilesAreWhatTheirSourcesRender() async throws {
+        let (status, output) = try await runCommand("/bin/bash", [TestCluster.repoRoot + "/scripts/render-install.sh", "--check"])
         #expect(status == 0, """
             deploy/install.yaml or deploy/namespace-install.yaml differs from crds/ and deploy/ (they are generated): \
             run scripts/render-install.sh and commit the result.
@@ -119,7 +119,7 @@ enum InstallManifest {
     /// server lacks; there it must be refused for exactly that, and pass as policy/v1beta1.
     @Test(arguments: InstallManifest.files)
     func theAPIServerAcceptsEveryDocument(_ path: String) async throws {
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let docs = try InstallManifest.documents(path)
         // A dry run creates no namespace, so the namespaced documents need theirs to exist:
         // aviary-system (DeployE2ETests applies it too) and aviary, made here for real and left, empty.
@@ -142,31 +142,31 @@ enum InstallManifest {
 
         for mode in [["--dry-run=server"], ["--server-side", "--dry-run=server"]] {
             let how = "kubectl apply \(mode.joined(separator: " "))"
-            let (status, output) = try Self.kubectl(["apply"] + mode + ["-f", file])
+            let (status, output) = try await Self.kubectl(["apply"] + mode + ["-f", file])
             let accepted = output.split(separator: "\n").filter { $0.hasSuffix("(server dry run)") }
             #expect(status == 0 && accepted.count == rest.count, "\(path), \(how): every document but the PodDisruptionBudget accepted:\n\(output)")
 
             #expect(pdbs.allSatisfy { $0.apiVersion == "policy/v1" })
-            let pdb = try Self.kubectl(["apply"] + mode + ["-f", pdbFile])
+            let pdb = try await Self.kubectl(["apply"] + mode + ["-f", pdbFile])
             if pdb.status == 0 { continue }  // a server of 1.21 or later serves policy/v1: accepted as shipped
             #expect(pdb.output.contains(#"no matches for kind "PodDisruptionBudget" in version "policy/v1""#), "\(path), \(how): \(pdb.output)")
-            #expect(try Self.serverMinor() < 21, "only a server older than 1.21 may lack policy/v1: \(pdb.output)")
+            #expect(try await Self.serverMinor() < 21, "only a server older than 1.21 may lack policy/v1: \(pdb.output)")
             // The same spec as the 1.20 server's policy/v1beta1 (same fields) is valid.
-            let old = try Self.kubectl(["apply"] + mode + ["-f", oldPDBFile])
+            let old = try await Self.kubectl(["apply"] + mode + ["-f", oldPDBFile])
             #expect(old.status == 0 && old.output.contains("(server dry run)"), "\(path), \(how): the PodDisruptionBudget as policy/v1beta1: \(old.output)")
         }
     }
 
     /// kubectl against the test cluster: its exit status, and stdout and stderr together.
-    static func kubectl(_ args: [String]) throws -> (status: Int32, output: String) {
+    static func kubectl(_ args: [String]) async throws -> (status: Int32, output: String) {
         var env = ProcessInfo.processInfo.environment
         env["KUBECONFIG"] = try TestCluster.kubeconfigPath
-        return try runCommand("/usr/bin/env", ["kubectl"] + args, environment: env)
+        return try await runCommand("/usr/bin/env", ["kubectl"] + args, environment: env)
     }
 
     /// The API server's minor version (kube-apiserver 1.20.2 here: 20).
-    static func serverMinor() throws -> Int {
-        let json = try TestCluster.kubectl("version", "-o", "json")
+    static func serverMinor() async throws -> Int {
+        let json = try await TestCluster.kubectl("version", "-o", "json")
         let value = try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
         let minor = value["serverVersion"]?["minor"]?.stringValue ?? ""
         return Int(minor.prefix { $0.isNumber }) ?? 0

@@ -4,12 +4,12 @@ import Testing
 
 /// `aviary plan` and `aviary lint`, run as a user runs them: no cluster.
 @Suite struct OfflineCommandTests {
-    func aviary(_ args: String...) throws -> (status: Int32, output: String) {
-        try runCommand(try ControllerProcess.debugBinary(), args)
+    func aviary(_ args: String...) async throws -> (status: Int32, output: String) {
+        try await runCommand(try ControllerProcess.debugBinary(), args)
     }
 
-    @Test func planShowsEachStepsPodsAndWeight() throws {
-        let (status, output) = try aviary("plan", "-f", "examples/canary-rollout.yaml")
+    @Test func planShowsEachStepsPodsAndWeight() async throws {
+        let (status, output) = try await aviary("plan", "-f", "examples/canary-rollout.yaml")
         #expect(status == 0)
         #expect(output == """
             Rollout web: canary, 10 replicas, 6 steps
@@ -26,9 +26,9 @@ import Testing
             """)
     }
 
-    @Test func lintNamesEveryProblemAndFails() throws {
+    @Test func lintNamesEveryProblemAndFails() async throws {
         let file = "Tests/IntegrationTests/Fixtures/bad-rollout.yaml"
-        let (status, output) = try aviary("lint", "-f", file)
+        let (status, output) = try await aviary("lint", "-f", file)
         #expect(status == 1)
         #expect(output.split(separator: "\n").map(String.init) == [
             "\(file): AnalysisTemplate broken: metric \"rate\": successCondition: column 13: unexpected end of expression",
@@ -39,28 +39,28 @@ import Testing
         ])
     }
 
-    @Test func lintPassesTheExamples() throws {
+    @Test func lintPassesTheExamples() async throws {
         for file in ["examples/canary-rollout.yaml", "examples/bluegreen-rollout.yaml", "examples/analysis-templates.yaml"] {
-            let (status, output) = try aviary("lint", "-f", file)
+            let (status, output) = try await aviary("lint", "-f", file)
             #expect(status == 0, "\(file): \(output)")
         }
     }
 
     @Test(arguments: ["bash", "zsh", "fish"])
-    func completionScriptsForEveryShell(shell: String) throws {
-        let (status, output) = try aviary("--generate-completion-script", shell)
+    func completionScriptsForEveryShell(shell: String) async throws {
+        let (status, output) = try await aviary("--generate-completion-script", shell)
         #expect(status == 0)
         for verb in ["promote", "abort", "get", "status", "version", "lint"] { #expect(output.contains(verb), "\(shell) completes \(verb)") }
     }
 
-    @Test func versionWithoutAClusterSaysSoAndSucceeds() throws {
-        let (status, output) = try runCommand(try ControllerProcess.debugBinary(), ["version", "--kubeconfig", "/nonexistent/kubeconfig"])
+    @Test func versionWithoutAClusterSaysSoAndSucceeds() async throws {
+        let (status, output) = try await runCommand(try ControllerProcess.debugBinary(), ["version", "--kubeconfig", "/nonexistent/kubeconfig"])
         #expect(status == 0)
         #expect(output.hasPrefix("aviary 0.1"))
         #expect(output.contains("controller: not asked"), "\(output)")
     }
 
-    @Test func convertRewritesOnlyWhatAviaryHas() throws {
+    @Test func convertRewritesOnlyWhatAviaryHas() async throws {
         let file = NSTemporaryDirectory() + "argo-\(UUID().uuidString.prefix(6)).yaml"
         try """
             # an Argo manifest
@@ -75,7 +75,7 @@ import Testing
               name: exp
 
             """.write(toFile: file, atomically: true, encoding: .utf8)
-        let (status, output) = try aviary("convert", "-f", file)
+        let (status, output) = try await aviary("convert", "-f", file)
         #expect(status == 0)
         #expect(output.contains("# an Argo manifest\napiVersion: aviary.dev/v1alpha1\nkind: Rollout"))
         #expect(output.contains("apiVersion: argoproj.io/v1alpha1\nkind: Experiment"))

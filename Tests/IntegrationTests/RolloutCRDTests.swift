@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct RolloutCRDTests {
     @Test func theExampleRoundTripsThroughTheRealAPIServer() async throws {
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace("crd", client: client)
         defer { Task { await TestCluster.deleteNamespace(ns, client: client) } }
@@ -27,17 +27,17 @@ import Testing
         #expect(try JSONValue(encoding: rollout.spec) == manifest["spec"])
 
         // The scale subresource works, so `kubectl scale` and an HPA can drive it.
-        try TestCluster.kubectl("-n", ns, "scale", "rollout/web", "--replicas=4")
+        try await TestCluster.kubectl("-n", ns, "scale", "rollout/web", "--replicas=4")
         let scaled: Rollout = try await client.get(Rollout.resource, "web", namespace: ns)
         #expect(scaled.spec.replicas == 4)
 
         // The printer columns are there for `kubectl get`.
-        let table = try TestCluster.kubectl("-n", ns, "get", "aro", "web")
+        let table = try await TestCluster.kubectl("-n", ns, "get", "aro", "web")
         #expect(table.hasPrefix("NAME   DESIRED   CURRENT   UP-TO-DATE   AVAILABLE   PHASE   STEP   WEIGHT   AGE"))
     }
 
     @Test func anArgoManifestIsAcceptedWithOnlyItsAPIVersionChanged() async throws {
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace("argo", client: client)
         defer { Task { await TestCluster.deleteNamespace(ns, client: client) } }
@@ -52,7 +52,7 @@ import Testing
 
 @Suite struct AnalysisCRDTests {
     @Test func theExampleTemplatesRoundTripAndTheirConditionsParse() async throws {
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace("at", client: client)
         defer { Task { await TestCluster.deleteNamespace(ns, client: client) } }
@@ -73,7 +73,7 @@ import Testing
         try await client.delete(AnalysisTemplate.clusterResource, "sr-\(ns)")
         let run: JSONValue = ["apiVersion": "aviary.dev/v1alpha1", "kind": "AnalysisRun", "metadata": ["name": "web-abc-2"], "spec": spec]
         let _: JSONValue = try await client.create(AnalysisRun.resource, run, namespace: ns)
-        let table = try TestCluster.kubectl("-n", ns, "get", "ar", "web-abc-2")
+        let table = try await TestCluster.kubectl("-n", ns, "get", "ar", "web-abc-2")
         #expect(table.hasPrefix("NAME        PHASE   VALUES   AGE"))
     }
 }

@@ -10,7 +10,7 @@ import Testing
     /// A namespace with a canary Rollout (steps with short pauses) and its Services, Healthy at 1.0.
     func canary(_ prefix: String, client: KubeClient, labels: [String: String] = [:], steps: JSONValue? = nil,
                 controllers: (String) throws -> [ControllerProcess]) async throws -> (RolloutProbe, [ControllerProcess]) {
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let ns = try await TestCluster.namespace(prefix, client: client)
         for doc in try TestCluster.example("canary-rollout.yaml") {
             if doc["kind"] == "Rollout" {
@@ -41,14 +41,23 @@ import Testing
         controllers.first { (try? String(contentsOfFile: $0.log, encoding: .utf8))?.contains("\(holder) is the leader") == true }
     }
 
-    /// No step ran twice. (A controller killed between its status write and its
-    /// events loses those events, which are best effort; so "at most once".)
-    func stepsCompletedOnce(_ p: RolloutProbe, count: Int) async throws {
-        let steps = try await p.events().map(\.message).filter { $0.hasPrefix("Rollout step ") }
-        for n in 1...count {
-            #expect(steps.filter { $0.hasPrefix("Rollout step \(n)/\(count) completed") }.count <= 1, "step \(n) completed at most once: \(steps)")
-        }
-        #expect(steps.contains { $0.hasPrefix("Rollout step \(count)/\(count) completed") }, "the last step completed")
+    /// No step ran twice, told from the Rollout's status history (a watch sees
+    /// every write): within the update the step index only ever goes up, so
+    /// each step transition happened once, and it reached the last step.
+    func stepsCompletedOnce(_ p: RolloutProbe, _ history: StepHistory, count: Int) async throws {
+        let hash = try await p.rollout().status?.currentPodHash
+        try await eventually("the watch to see the last step") { await history.steps(of: hash).last == count }
+        await history.stop()
+        let steps = await history.steps(of: hash)
+        #expect(zip(steps, steps.dropFirst()).allSatisfy { $0 < $1 }, "the step index never went back: \(steps)")
+        #expect(steps.last == count, "the last step completed: \(steps)")
+    }
+
+    /// Starts recording the Rollout's status history.
+    func recordHistory(_ p: RolloutProbe) async -> StepHistory {
+        let h = StepHistory(client: p.client, namespace: p.namespace, name: p.name)
+        await h.start()
+        return h
     }
 
     /// Two controllers electing a leader, an update under way: what the leader tests start from.
@@ -57,6 +66,7 @@ import Testing
         let controllers: [ControllerProcess]
         let holder: String
         let leading: ControllerProcess
+        let history: StepHistory
     }
 
     func updateUnderWay(_ prefix: String, client: KubeClient) async throws -> UpdateUnderWay {
@@ -65,15 +75,16 @@ import Testing
         }
         let holder = try await eventuallyValue("a leader") { try await lease(client, p.namespace).flatMap { $0.holder.isEmpty ? nil : $0.holder } }
         let leading = try #require(leader(of: controllers, holder: holder))
+        let history = await recordHistory(p)
         try await p.setImage("registry.example/web:2.0")
         try await p.wait("the rollout under way") { ($0.status?.currentStepIndex ?? 0) >= 1 && $0.status?.stableRS != $0.status?.currentPodHash }
-        return UpdateUnderWay(probe: p, controllers: controllers, holder: holder, leading: leading)
+        return UpdateUnderWay(probe: p, controllers: controllers, holder: holder, leading: leading, history: history)
     }
 
     @Test func aKilledLeaderIsReplacedWithinTheLeaseDuration() async throws {
         let client = try TestCluster.client()
         let u = try await updateUnderWay("failover", client: client)
-        let (p, controllers, holder, leading) = (u.probe, u.controllers, u.holder, u.leading)
+        let (p, controllers, holder, leading, history) = (u.probe, u.controllers, u.holder, u.leading, u.history)
         defer { for c in controllers { c.kill() } }
         let ns = p.namespace
         leading.kill()
@@ -89,7 +100,7 @@ import Testing
         try await p.wait("completion under the new leader", timeout: .seconds(60)) {
             $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash
         }
-        try await stepsCompletedOnce(p, count: 6)
+        try await stepsCompletedOnce(p, history, count: 6)
         let rs: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns)
         #expect(rs.items.count == 2, "no duplicate ReplicaSet")
         await TestCluster.deleteNamespace(ns, client: client)
@@ -102,7 +113,7 @@ import Testing
     @Test func aLeaderWhoseLeaseIsTakenStopsWithinTheRenewDeadline() async throws {
         let client = try TestCluster.client()
         let u = try await updateUnderWay("stolen", client: client)
-        let (p, controllers, holder, leading) = (u.probe, u.controllers, u.holder, u.leading)
+        let (p, controllers, holder, leading, history) = (u.probe, u.controllers, u.holder, u.leading, u.history)
         defer { for c in controllers { c.kill() } }
         let ns = p.namespace
         // Take the Lease: a fresh record naming an intruder (again if the leader renewed in between: 409).
@@ -138,20 +149,20 @@ import Testing
         try await p.wait("completion under the new leader", timeout: .seconds(60)) {
             $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash
         }
-        try await stepsCompletedOnce(p, count: 6)
+        try await stepsCompletedOnce(p, history, count: 6)
         await TestCluster.deleteNamespace(ns, client: client)
     }
 
     @Test func sigtermReleasesTheLeaseAndTheFollowerTakesOverAtOnce() async throws {
         let client = try TestCluster.client()
-        try TestCluster.installCRDs()
+        try await TestCluster.installCRDs()
         let ns = try await TestCluster.namespace("sigterm", client: client)
         let controllers = [try ControllerProcess(namespace: ns, arguments: []), try ControllerProcess(namespace: ns, arguments: [])]
         defer { for c in controllers { c.kill() } }
         let holder = try await eventuallyValue("a leader") { try await lease(client, ns).flatMap { $0.holder.isEmpty ? nil : $0.holder } }
         let leading = try #require(leader(of: controllers, holder: holder))
         let sent = ContinuousClock.now
-        leading.terminate()
+        await leading.terminate()
         let next = try await eventuallyValue("the follower to lead", timeout: .seconds(10)) { () -> String? in
             guard let h = try await lease(client, ns)?.holder, h != holder, !h.isEmpty else { return nil }
             return h
@@ -177,6 +188,7 @@ import Testing
         }
         defer { for c in controllers { c.kill() } }
         let first = try await p.rollout().status?.stableRS
+        let history = await recordHistory(p)
         try await p.setImage("registry.example/web:2.0")
         // Another client edits the Rollout's metadata 20 times a second while the controller writes status.
         let editor = Task {
@@ -201,7 +213,7 @@ import Testing
         // The last answered edit, or the one in flight when the editor stopped: never an older one.
         let kept = final.metadata.annotations?["example.com/edits"].flatMap { Int($0) } ?? -1
         #expect(kept == edits || kept == edits + 1, "the other client's last edit is kept (kept \(kept), last answered \(edits))")
-        try await stepsCompletedOnce(p, count: 6)
+        try await stepsCompletedOnce(p, history, count: 6)
         // The controller saw conflicts and retried them (its own metrics say so).
         let metrics = try await CurlEngine.shared.perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(metricsPort)/metrics"))
         let text = String(decoding: metrics.body, as: UTF8.self)

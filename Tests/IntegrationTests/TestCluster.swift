@@ -53,61 +53,52 @@ enum TestCluster {
 
     /// Runs scripts/cluster.sh against this run's cluster and returns its stdout.
     @discardableResult
-    static func script(_ args: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [repoRoot + "/scripts/cluster.sh"] + args
+    static func script(_ args: String...) async throws -> String {
         var env = ProcessInfo.processInfo.environment
         env["AVIARY_CLUSTER_DIR"] = try directory
-        p.environment = env
-        // A file, not a pipe: processes the script starts (a restarted API server) outlive it.
-        let outPath = NSTemporaryDirectory() + "aviary-cluster-sh-\(UUID().uuidString.prefix(6)).out"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: outPath) }
-        p.standardOutput = FileHandle(forWritingAtPath: outPath)
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        // waitpid, not waitUntilExit: Foundation notices an exit through a descriptor
-        // that the processes the script leaves running inherit, so it would wait for them.
-        var status: Int32 = 0
-        while waitpid(p.processIdentifier, &status, 0) == -1, errno == EINTR {}
-        guard status == 0 else { throw KubeError.config("cluster.sh \(args.joined(separator: " ")) failed (status \(status))") }
-        let data = FileManager.default.contents(atPath: outPath) ?? Data()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let script = repoRoot + "/scripts/cluster.sh"
+        return try await onOwnThread { [env] in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = [script] + args
+            p.environment = env
+            // A file, not a pipe: processes the script starts (a restarted API server) outlive it.
+            let outPath = NSTemporaryDirectory() + "aviary-cluster-sh-\(UUID().uuidString.prefix(6)).out"
+            _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+            defer { try? FileManager.default.removeItem(atPath: outPath) }
+            p.standardOutput = FileHandle(forWritingAtPath: outPath)
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            // waitpid, not waitUntilExit: Foundation notices an exit through a descriptor
+            // that the processes the script leaves running inherit, so it would wait for them.
+            var status: Int32 = 0
+            while waitpid(p.processIdentifier, &status, 0) == -1, errno == EINTR {}
+            guard status == 0 else { throw KubeError.config("cluster.sh \(args.joined(separator: " ")) failed (status \(status))") }
+            let data = FileManager.default.contents(atPath: outPath) ?? Data()
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
     }
 }
 
 extension TestCluster {
     /// Runs kubectl against this run's cluster; throws with its stderr on failure.
     @discardableResult
-    static func kubectl(_ args: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["kubectl"] + args
+    static func kubectl(_ args: String...) async throws -> String {
         var env = ProcessInfo.processInfo.environment
         env["KUBECONFIG"] = try kubeconfigPath
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw KubeError.config("kubectl \(args.joined(separator: " ")): \(String(decoding: errData, as: UTF8.self))")
+        let run = try await runProcess("/usr/bin/env", ["kubectl"] + args, environment: env)
+        guard run.status == 0 else {
+            throw KubeError.config("kubectl \(args.joined(separator: " ")): \(String(decoding: run.stderr, as: UTF8.self))")
         }
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: run.stdout, as: UTF8.self)
     }
 
     /// Applies crds/ as a user would (`kubectl apply -f crds/`), once per test run, and waits until the API serves them.
-    static func installCRDs() throws {
-        try crdsInstalled.withLock { done in
-            guard !done else { return }
-            try kubectl("apply", "-f", repoRoot + "/crds/")
-            try kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rollouts.aviary.dev", "crd/analysistemplates.aviary.dev",
-                        "crd/clusteranalysistemplates.aviary.dev", "crd/analysisruns.aviary.dev")
-            done = true
+    static func installCRDs() async throws {
+        try await crdInstall.once {
+            try await kubectl("apply", "-f", repoRoot + "/crds/")
+            try await kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rollouts.aviary.dev", "crd/analysistemplates.aviary.dev",
+                              "crd/clusteranalysistemplates.aviary.dev", "crd/analysisruns.aviary.dev")
         }
     }
 
@@ -118,7 +109,27 @@ extension TestCluster {
     }
 }
 
-private let crdsInstalled = Mutex(false)
+private let crdInstall = Once()
+
+/// Work done once however many tests ask at the same time; a failure lets the next caller try again.
+actor Once {
+    private var done = false
+    private var running: Task<Void, any Error>?
+
+    func once(_ work: @escaping @Sendable () async throws -> Void) async throws {
+        if done { return }
+        if let running { return try await running.value }
+        let task = Task { try await work() }
+        running = task
+        do {
+            try await task.value
+            done = true
+        } catch {
+            running = nil
+            throw error
+        }
+    }
+}
 
 /// Polls until `condition` holds or `timeout` passes.
 func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
@@ -132,17 +143,61 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
 }
 
 /// Runs a command to its end, stdout and stderr together, from the repository's root.
-func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    p.currentDirectoryURL = URL(fileURLWithPath: TestCluster.repoRoot)
-    if let environment { p.environment = environment }
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+    let run = try await runProcess(executable, arguments, environment: environment, mergeOutput: true)
+    return (run.status, String(decoding: run.stdout, as: UTF8.self))
+}
+
+/// Runs a program from the repository's root to its end, feeding it `input`,
+/// and returns its exit status and output (stderr folded into stdout with
+/// `mergeOutput`). The waiting (reading its output to the end, its exit)
+/// happens on a thread of its own: this test process runs every suite at once
+/// on Swift concurrency's few threads (two on a 2-core machine), and one held
+/// by a child process for seconds stalls every other test's timing.
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil,
+                mergeOutput: Bool = false) async throws -> (status: Int32, stdout: Data, stderr: Data) {
+    try await onOwnThread {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        p.currentDirectoryURL = URL(fileURLWithPath: TestCluster.repoRoot)
+        if let environment { p.environment = environment }
+        let out = Pipe(), err = Pipe(), stdin = Pipe()
+        p.standardOutput = out
+        p.standardError = mergeOutput ? out : err
+        p.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        try p.run()
+        if let input {
+            stdin.fileHandleForWriting.write(input)
+            try stdin.fileHandleForWriting.close()
+        }
+        // stderr is drained on one more thread, so a chatty program never blocks on a full pipe while stdout is read.
+        let errors = Collected()
+        let errDone = DispatchSemaphore(value: 0)
+        if !mergeOutput {
+            Thread {
+                errors.set(err.fileHandleForReading.readDataToEndOfFile())
+                errDone.signal()
+            }.start()
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        if !mergeOutput { errDone.wait() }
+        p.waitUntilExit()
+        return (p.terminationStatus, data, errors.data)
+    }
+}
+
+/// Bytes one thread reads and another takes.
+private final class Collected: Sendable {
+    private let bytes = Mutex(Data())
+    func set(_ data: Data) { bytes.withLock { $0 = data } }
+    var data: Data { bytes.withLock { $0 } }
+}
+
+/// Runs blocking work on a thread of its own and hands back its result, so
+/// awaiting it holds none of Swift concurrency's cooperative threads.
+func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
 }

@@ -99,7 +99,7 @@ import Testing
         let first = try await client.create(.configMaps, ConfigMap(metadata: ObjectMeta(name: "c"), data: ["n": "0"]), namespace: ns)
         var last = first
         for n in 1...3 { last = try await client.patch(.configMaps, "c", namespace: ns, .merge(["data": ["n": .string("\(n)")]])) }
-        try TestCluster.script("compact", last.metadata.resourceVersion!)
+        try await TestCluster.script("compact", last.metadata.resourceVersion!)
 
         // Resume from the first version, which etcd no longer has.
         let reflector = Reflector<ConfigMap>(client: client, resource: .configMaps, namespace: ns,

@@ -18,7 +18,7 @@ import Testing
 
     static var rollout: Rollout {
         var r = Rollout(metadata: ObjectMeta(name: "web", namespace: "shop"),
-                        spec: RolloutSpec(replicas: 4, strategy: RolloutStrategy(canary: CanaryStrategy(steps: [.weight(25), CanaryStep(analysis: RolloutAnalysis()), .weight(50)]))))
+                        spec: RolloutSpec(replicas: 4, strategy: RolloutStrategy(canary: CanaryStrategy(steps: [.weight(25), .analysis(RolloutAnalysis()), .weight(50)]))))
         r.metadata.generation = 2
         var s = RolloutStatus()
         s.observedGeneration = 2

@@ -427,4 +427,27 @@ import Testing
         #expect(w.status.stableRS == w.hash("web:1"))
         #expect(w.status.phase == .Healthy)
     }
+
+    /// With role metadata, the controller writes `role: stable` into the
+    /// ReplicaSet's template; the undo (`UserAction.undo`) leaves it out, and
+    /// the planner still knows the ReplicaSet as this template's.
+    @Test func anUndoWithRoleMetadataReusesTheReplicaSet() throws {
+        var w = World(steps: [.weight(50), .pause()])
+        w.rollout.spec.strategy?.canary?.stableMetadata = PodMetadata(labels: ["role": "stable"])
+        w.rollout.spec.strategy?.canary?.canaryMetadata = PodMetadata(labels: ["role": "canary"])
+        w.settle()
+        let name = "web-\(w.hash("web:1"))"
+        let defaulted = w.replicaSets[name]?.spec.template?.setting(["spec", "terminationGracePeriodSeconds"], to: 30)
+        w.replicaSets[name]?.spec.template = defaulted
+        #expect(w.replicaSets[name]?.spec.template?["metadata"]?["labels"]?["role"] == "stable")
+        w.setImage("web:2")
+        w.settle()
+        let undo = try UserAction.undo(toRevision: 1).patches(for: w.rollout, replicaSets: Array(w.replicaSets.values)).get()
+        guard case .replace("/spec/template", let template)? = undo.patches.first else { Issue.record("no template in \(undo)"); return }
+        #expect(template["metadata"]?["labels"]?["role"] == nil)
+        w.rollout.spec.template = template
+        w.settle()
+        #expect(w.replicaSets.count == 2, "no third ReplicaSet")
+        #expect(w.status.stableRS == w.hash("web:1"))
+    }
 }

@@ -49,6 +49,29 @@ public enum Ownership {
         return controller(of: meta)?.uid == uid
     }
 
+    /// A ReplicaSet's pod template as the user wrote it: without the hash
+    /// label, and without the role labels and annotations the controller put
+    /// on it (canary/stable, active/preview metadata). An undo that copied
+    /// those back would make a template no ReplicaSet has: a new revision
+    /// instead of the old one. Keys the Rollout's own template carries stay,
+    /// with the template's value.
+    public static func userTemplate(of rs: ReplicaSet, for rollout: Rollout) -> JSONValue? {
+        guard let template = rs.templateWithoutHash else { return nil }
+        let strategy = rollout.spec.strategy
+        let roles = [strategy?.canary?.canaryMetadata, strategy?.canary?.stableMetadata,
+                     strategy?.blueGreen?.activeMetadata, strategy?.blueGreen?.previewMetadata].compactMap { $0 }
+        var out = template
+        for (field, keys) in [("labels", Set(roles.flatMap { ($0.labels ?? [:]).keys })),
+                              ("annotations", Set(roles.flatMap { ($0.annotations ?? [:]).keys }))] where !keys.isEmpty {
+            guard case .object(var map)? = out["metadata"]?[field] else { continue }
+            let own: [String: JSONValue]
+            if case .object(let o)? = rollout.spec.template?["metadata"]?[field] { own = o } else { own = [:] }
+            for key in keys { map[key] = own[key] }
+            out = out.setting(["metadata", field], to: .object(map))
+        }
+        return out
+    }
+
     /// The first ownerReference marked controller (the API server allows one).
     static func controller(of meta: ObjectMeta) -> OwnerReference? {
         meta.ownerReferences?.first { $0.controller == true }

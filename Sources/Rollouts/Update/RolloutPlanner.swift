@@ -36,12 +36,13 @@ extension Reconcile {
         // The template's identity, worked out once per reconcile. A ReplicaSet
         // already made from this template keeps its hash, whatever the collision
         // count is now. So does one whose pod template *is* this template (an
-        // undo copies a ReplicaSet's template, defaults included, back).
+        // undo copies a ReplicaSet's template, defaults included, back, less
+        // the role metadata the controller added).
         let template = rollout.spec.template
         let digest = template.map(PodTemplateHash.digest)
         let collisions = status.collisionCount ?? 0
         let made = owned.first { digest != nil && $0.templateDigest == digest }
-            ?? owned.first { template != nil && $0.templateWithoutHash == template }
+            ?? owned.first { template != nil && Ownership.userTemplate(of: $0, for: rollout) == template }
         let hash = made?.podTemplateHash ?? template.map { PodTemplateHash.compute($0, collisionCount: collisions) }
         countReplicas(currentHash: hash)
 

@@ -12,8 +12,12 @@ public struct CanaryStrategy: Codable, Sendable, Hashable {
     public var stableMetadata: PodMetadata?
     /// Background analysis: runs from `startingStep` until the update is promoted; a failure aborts.
     public var analysis: RolloutAnalysis?
-    /// Not supported: read only so validation can say so rather than ignore it.
-    public var trafficRouting: JSONValue?
+    /// A mesh or gateway moves traffic (Istio, Gateway API); without one, pod counts do.
+    public var trafficRouting: CanaryTrafficRouting?
+    /// Under a router: stable shrinks as its weight falls (Argo's dynamicStableScale).
+    public var dynamicStableScale: Bool?
+    /// How an abort moves traffic back (an Aviary extension; Argo ignores it).
+    public var abortStrategy: AbortStrategy?
 
     public init(steps: [CanaryStep]? = nil, canaryService: String? = nil, stableService: String? = nil,
                 maxSurge: IntOrString? = nil, maxUnavailable: IntOrString? = nil) {
@@ -41,12 +45,16 @@ public enum CanaryStep: Codable, Sendable, Hashable {
     case setCanaryScale(SetCanaryScale)
     /// Starts an AnalysisRun and waits for it: Successful → next step, Failed or Error → abort, Inconclusive → pause.
     case analysis(RolloutAnalysis)
+    /// Under a router: send requests with matching headers to the canary (or, with `name` alone, stop).
+    case setHeaderRoute(SetHeaderRoute)
+    /// Under a router: mirror matching requests to the canary (or, with `name` alone, stop).
+    case setMirrorRoute(SetMirrorRoute)
     case unsupported(kinds: [String])
 
     public static func weight(_ w: Int) -> CanaryStep { .setWeight(w) }
     public static func pause(_ d: IntOrString? = nil) -> CanaryStep { .pause(PauseStep(duration: d)) }
 
-    private enum Keys: String, CodingKey, CaseIterable { case setWeight, pause, setCanaryScale, analysis }
+    private enum Keys: String, CodingKey, CaseIterable { case setWeight, pause, setCanaryScale, analysis, setHeaderRoute, setMirrorRoute }
     private struct AnyKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
@@ -66,6 +74,8 @@ public enum CanaryStep: Codable, Sendable, Hashable {
         case .pause: self = .pause(try c.decode(PauseStep.self, forKey: .pause))
         case .setCanaryScale: self = .setCanaryScale(try c.decode(SetCanaryScale.self, forKey: .setCanaryScale))
         case .analysis: self = .analysis(try c.decode(RolloutAnalysis.self, forKey: .analysis))
+        case .setHeaderRoute: self = .setHeaderRoute(try c.decode(SetHeaderRoute.self, forKey: .setHeaderRoute))
+        case .setMirrorRoute: self = .setMirrorRoute(try c.decode(SetMirrorRoute.self, forKey: .setMirrorRoute))
         }
     }
 
@@ -76,6 +86,8 @@ public enum CanaryStep: Codable, Sendable, Hashable {
         case .pause(let p): try c.encode(p, forKey: .pause)
         case .setCanaryScale(let s): try c.encode(s, forKey: .setCanaryScale)
         case .analysis(let a): try c.encode(a, forKey: .analysis)
+        case .setHeaderRoute(let h): try c.encode(h, forKey: .setHeaderRoute)
+        case .setMirrorRoute(let m): try c.encode(m, forKey: .setMirrorRoute)
         case .unsupported: break
         }
     }
@@ -87,6 +99,8 @@ public enum CanaryStep: Codable, Sendable, Hashable {
         case .pause: ["pause"]
         case .setCanaryScale: ["setCanaryScale"]
         case .analysis: ["analysis"]
+        case .setHeaderRoute: ["setHeaderRoute"]
+        case .setMirrorRoute: ["setMirrorRoute"]
         case .unsupported(let kinds): kinds
         }
     }

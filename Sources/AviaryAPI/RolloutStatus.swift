@@ -121,20 +121,26 @@ public struct CanaryStatus: Codable, Sendable, Hashable {
     public struct Weights: Codable, Sendable, Hashable {
         public var canary: WeightDestination
         public var stable: WeightDestination
+        /// Under a router: the route objects hold these weights (read back from them).
+        public var verified: Bool?
 
-        public init(canary: WeightDestination, stable: WeightDestination) {
+        public init(canary: WeightDestination, stable: WeightDestination, verified: Bool? = nil) {
             self.canary = canary
             self.stable = stable
+            self.verified = verified
         }
     }
 
     public struct WeightDestination: Codable, Sendable, Hashable {
         public var weight: Int
         public var podTemplateHash: String?
+        /// Under a router: the Service (or subset) that receives this weight.
+        public var serviceName: String?
 
-        public init(weight: Int, podTemplateHash: String?) {
+        public init(weight: Int, podTemplateHash: String?, serviceName: String? = nil) {
             self.weight = weight
             self.podTemplateHash = podTemplateHash
+            self.serviceName = serviceName
         }
     }
 
@@ -143,8 +149,25 @@ public struct CanaryStatus: Codable, Sendable, Hashable {
     public var currentStepAnalysisRunStatus: RolloutAnalysisRunStatus?
     /// The background AnalysisRun (strategy.canary.analysis), and what it said.
     public var currentBackgroundAnalysisRunStatus: RolloutAnalysisRunStatus?
+    /// Under a router: the header and mirror routes in force, by name.
+    public var managedRoutes: [String]?
+    /// During a gradual rollback: the canary weight it has come down to, and since when.
+    public var rollback: GradualRollbackStatus?
 
     public init(weights: Weights?) { self.weights = weights }
+}
+
+/// Where a gradual rollback stands (`abortStrategy.gradual`).
+public struct GradualRollbackStatus: Codable, Sendable, Hashable {
+    /// The canary weight in force now.
+    public var weight: Int
+    /// When that weight was set (it holds for the interval).
+    public var since: KubeTime
+
+    public init(weight: Int, since: KubeTime) {
+        self.weight = weight
+        self.since = since
+    }
 }
 
 public struct RolloutCondition: Codable, Sendable, Hashable {

@@ -10,6 +10,8 @@ public struct WriteRequest: Sendable, Equatable {
         case create(JSONValue)
         /// PATCH with an RFC 7386 merge patch.
         case mergePatch(JSONValue)
+        /// PATCH with RFC 6902 operations (only the fields named change).
+        case jsonPatch([JSONPatchOperation])
         /// DELETE, with this propagation policy (nil: the server's default).
         case delete(propagation: DeleteOptions.Propagation?)
     }
@@ -54,7 +56,7 @@ public struct WriteRequest: Sendable, Equatable {
     public var method: String {
         switch verb {
         case .create: "POST"
-        case .mergePatch: "PATCH"
+        case .mergePatch, .jsonPatch: "PATCH"
         case .delete: "DELETE"
         }
     }
@@ -71,6 +73,8 @@ public struct WriteRequest: Sendable, Equatable {
             return (try JSONEncoder().encode(object), "application/json")
         case .mergePatch(let patch):
             return (try JSONEncoder().encode(patch), Patch.merge(patch).contentType)
+        case .jsonPatch(let ops):
+            return (try JSONEncoder().encode(ops), Patch.json(ops).contentType)
         case .delete(let propagation):
             return (try JSONEncoder().encode(DeleteOptions(propagationPolicy: propagation)), "application/json")
         }

@@ -92,7 +92,7 @@ public enum Patch: Sendable {
     }
 }
 
-public struct JSONPatchOperation: Codable, Sendable {
+public struct JSONPatchOperation: Codable, Sendable, Hashable {
     public var op: String
     public var path: String
     public var value: JSONValue?

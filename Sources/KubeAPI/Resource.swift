@@ -38,6 +38,11 @@ public struct Resource: Sendable, Hashable, CustomStringConvertible {
     public static let leases = Resource(group: "coordination.k8s.io", version: "v1", plural: "leases", namespaced: true)
     public static let roles = Resource(group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", namespaced: true)
     public static let roleBindings = Resource(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", namespaced: true)
+    /// Istio's routing objects (v1beta1: served by every Istio since 1.8, beside v1 from 1.22).
+    public static let virtualServices = Resource(group: "networking.istio.io", version: "v1beta1", plural: "virtualservices", namespaced: true)
+    public static let destinationRules = Resource(group: "networking.istio.io", version: "v1beta1", plural: "destinationrules", namespaced: true)
+    /// Gateway API's HTTPRoute (GA, v1, since Gateway API v1.0).
+    public static let httpRoutes = Resource(group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes", namespaced: true)
 }
 
 package enum PathEscape {

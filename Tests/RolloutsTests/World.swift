@@ -17,6 +17,10 @@ struct World {
     var lastPlan: Plan?
     var analysisRuns: [String: AnalysisRun] = [:]
     var templates = TemplateCatalog()
+    /// Route objects (VirtualService, DestinationRule, HTTPRoute), patched as the API server would.
+    var routes: [RouteRef: JSONValue] = [:]
+    /// Route patches the "server" refused (a failed test of the resourceVersion).
+    var refusedRoutePatches = 0
     /// Checked after every applied plan: available pods never below this.
     var minAvailable: Int?
     /// Checked after every applied plan: no Service selects a ReplicaSet without available pods
@@ -72,7 +76,7 @@ struct World {
     var view: RolloutView {
         RolloutView(rollout: rollout, replicaSets: replicaSets.values.sorted { $0.metadata.name! < $1.metadata.name! }, services: services,
                     pods: pods, analysisRuns: analysisRuns.values.sorted { $0.metadata.name! < $1.metadata.name! },
-                    templates: templates, now: now)
+                    templates: templates, routes: routes, now: now)
     }
 
     @discardableResult
@@ -112,6 +116,17 @@ struct World {
                 }
             case .switchService(let name, let hash):
                 services[name]?.spec?.selector?[podTemplateHashLabel] = hash
+            case .patchRoute(let ref, let ops):
+                guard let object = routes[ref] else { refusedRoutePatches += 1; continue }
+                do {
+                    var patched = try object.applying(ops)
+                    // The server bumps the resourceVersion on every write.
+                    let version = Int(object["metadata"]?["resourceVersion"]?.stringValue ?? "0") ?? 0
+                    patched = patched.setting(["metadata", "resourceVersion"], to: .string(String(version + 1)))
+                    routes[ref] = patched
+                } catch {
+                    refusedRoutePatches += 1
+                }
             case .createAnalysisRun(var run):
                 run.metadata.creationTimestamp = now
                 analysisRuns[run.metadata.name!] = run

@@ -43,6 +43,9 @@ extension CanaryPlanner {
                 guard stepAnalysisPassed(analysis, index: index, hash: hash, &r) else { return }
             case .setWeight, .setCanaryScale:
                 guard traffic.reached(target(at: index), canary: canary, stable: stable, r) else { return }
+            case .setHeaderRoute, .setMirrorRoute:
+                // The routes a step adds are part of its target; done once the router holds them.
+                guard traffic.reached(target(at: index), canary: canary, stable: stable, r) else { return }
             case .unsupported:
                 return  // validation refuses these; never step past one
             }
@@ -74,6 +77,8 @@ extension CanaryPlanner {
         case .pause(let p): ((try? p.seconds()) ?? nil).map { "pause \($0)s" } ?? "pause"
         case .setCanaryScale: "setCanaryScale"
         case .analysis: "analysis"
+        case .setHeaderRoute(let h): h.match == nil ? "setHeaderRoute \(h.name) removed" : "setHeaderRoute \(h.name)"
+        case .setMirrorRoute(let m): m.match == nil ? "setMirrorRoute \(m.name) removed" : "setMirrorRoute \(m.name)"
         case .unsupported(let kinds): kinds.joined(separator: ",")
         }
     }

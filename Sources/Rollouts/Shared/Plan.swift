@@ -39,6 +39,11 @@ public enum Action: Sendable, Equatable {
     case setPodMetadata(replicaSet: String, pods: [String], labels: [String: String?], annotations: [String: String?])
     /// Point a Service at one ReplicaSet by adding the hash label to its selector.
     case switchService(name: String, podTemplateHash: String)
+    /// Change a route object (VirtualService, DestinationRule, HTTPRoute) by
+    /// JSON patch: only the fields the router owns, the first operation a
+    /// `test` of the resourceVersion the plan read, so a concurrent edit
+    /// fails the patch (409/422) and the next reconcile starts from the edit.
+    case patchRoute(RouteRef, [JSONPatchOperation])
     case createAnalysisRun(AnalysisRun)
     /// Set spec.terminate: the run stops measuring and ends with what it has.
     case terminateAnalysisRun(name: String)

@@ -14,16 +14,21 @@ public struct RolloutView: Sendable {
     public var analysisRuns: [AnalysisRun]
     /// The analysis templates it may reference.
     public var templates: TemplateCatalog
+    /// The route objects its traffic router names (`RouteRef.named(by:)`), whole, as
+    /// the API server returned them; a missing one is absent.
+    public var routes: [RouteRef: JSONValue]
     public var now: KubeTime
 
     public init(rollout: Rollout, replicaSets: [ReplicaSet], services: [String: Service], pods: [Pod] = [],
-                analysisRuns: [AnalysisRun] = [], templates: TemplateCatalog = TemplateCatalog(), now: KubeTime) {
+                analysisRuns: [AnalysisRun] = [], templates: TemplateCatalog = TemplateCatalog(),
+                routes: [RouteRef: JSONValue] = [:], now: KubeTime) {
         self.rollout = rollout
         self.replicaSets = replicaSets
         self.services = services
         self.pods = pods
         self.analysisRuns = analysisRuns
         self.templates = templates
+        self.routes = routes
         self.now = now
     }
 }

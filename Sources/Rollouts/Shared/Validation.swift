@@ -150,9 +150,30 @@ public enum Validation {
                 }
             case .analysis:
                 break  // checked with the templates, below
+            case .setHeaderRoute(let route):
+                out += routeStepProblems(sat + ".setHeaderRoute", name: route.name, canary)
+                for (j, m) in (route.match ?? []).enumerated() where m.headerValue.problem != nil {
+                    out.append("\(sat).setHeaderRoute.match[\(j)].headerValue: \(m.headerValue.problem ?? "")")
+                }
+            case .setMirrorRoute(let route):
+                out += routeStepProblems(sat + ".setMirrorRoute", name: route.name, canary)
+                if let p = route.percentage, !(0...100).contains(p) {
+                    out.append("\(sat).setMirrorRoute.percentage: \(p) is outside 0–100")
+                }
             }
         }
         return out
+    }
+
+    /// A header or mirror route step needs a router and its name in managedRoutes.
+    static func routeStepProblems(_ at: String, name: String, _ canary: CanaryStrategy) -> [String] {
+        guard let routing = canary.trafficRouting else {
+            return ["\(at): needs a traffic router (spec.strategy.canary.trafficRouting)"]
+        }
+        guard routing.managedRoutes?.contains(where: { $0.name == name }) == true else {
+            return ["\(at).name: \"\(name)\" is not in spec.strategy.canary.trafficRouting.managedRoutes"]
+        }
+        return []
     }
 
     static func problems(_ bg: BlueGreenStrategy, replicas: Int) -> [String] {

@@ -208,6 +208,12 @@ public struct RouteMatch: Codable, Sendable, Hashable {
     public var method: StringMatch?
     public var path: StringMatch?
     public var headers: [String: StringMatch]?
+
+    public init(method: StringMatch? = nil, path: StringMatch? = nil, headers: [String: StringMatch]? = nil) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+    }
 }
 
 // MARK: gradual rollback (an Aviary extension)

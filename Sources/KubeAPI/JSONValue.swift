@@ -145,3 +145,22 @@ extension JSONValue {
         return .object(object)
     }
 }
+
+extension JSONValue {
+    /// A JSON number as an Int, when it is a whole one.
+    public var intValue: Int? {
+        guard case .number(let d) = self, d.isFinite, d == d.rounded(), let i = Int(exactly: d) else { return nil }
+        return i
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    /// The list item at `index`, if this is a list that long (never a trap).
+    public func item(_ index: Int) -> JSONValue? {
+        guard case .array(let a) = self, a.indices.contains(index) else { return nil }
+        return a[index]
+    }
+}

@@ -142,7 +142,7 @@ enum InstallManifest {
 
         for mode in [["--dry-run=server"], ["--server-side", "--dry-run=server"]] {
             let how = "kubectl apply \(mode.joined(separator: " "))"
-            let (status, output) = try await Self.kubectl(["apply"] + mode + ["-f", file])
+            let (status, output) = try await InstallLock.shared.run { try await Self.kubectl(["apply"] + mode + ["-f", file]) }
             let accepted = output.split(separator: "\n").filter { $0.hasSuffix("(server dry run)") }
             #expect(status == 0 && accepted.count == rest.count, "\(path), \(how): every document but the PodDisruptionBudget accepted:\n\(output)")
 

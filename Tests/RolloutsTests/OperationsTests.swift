@@ -65,6 +65,33 @@ import Testing
         #expect(try patches(.resume, r) == [.spec(["paused": false])])
     }
 
+    /// `abort --now`: the annotation with the request's time, then the abort itself.
+    @Test func abortNowAnnotatesTheRequestAndAborts() throws {
+        let at = KubeTime(secondsSinceEpoch: 1_800_000_000)
+        #expect(try patches(.abortNow(at: at), Self.rollout()) == [.metadata(["annotations": ["aviary.dev/abort-now": "2027-01-15T08:00:00Z"]]),
+                                                                  .status(["abort": true])])
+        // Never older than the abort it is for, whatever the client's clock says.
+        var aborted = Self.rollout()
+        aborted.status?.abort = true
+        aborted.status?.abortedAt = KubeTime(secondsSinceEpoch: 1_800_000_060)
+        #expect(try patches(.abortNow(at: at), aborted).first == .metadata(["annotations": ["aviary.dev/abort-now": "2027-01-15T08:01:00Z"]]))
+    }
+
+    /// A second abort of a Rollout rolling back gradually is abort --now; any other request is itself.
+    @Test func aSecondAbortDuringAGradualRollbackIsAbortNow() {
+        let now = KubeTime(secondsSinceEpoch: 1_800_000_000)
+        var r = Self.rollout()
+        #expect(UserAction.abort.repeated(on: r, at: now) == .abort)
+        r.status?.abort = true
+        r.status?.abortedAt = now
+        #expect(UserAction.abort.repeated(on: r, at: now) == .abort, "an immediate abort has nothing to skip")
+        r.status?.canary = CanaryStatus(weights: nil)
+        r.status?.canary?.rollback = GradualRollbackStatus(weight: 25, since: now)
+        #expect(UserAction.abort.repeated(on: r, at: now) == .abortNow(at: now))
+        #expect(UserAction.retry.repeated(on: r, at: now) == .retry)
+        #expect(UserAction.promote.repeated(on: r, at: now) == .promote)
+    }
+
     @Test func restartWritesRestartAtInRFC3339() throws {
         let at = KubeTime(secondsSinceEpoch: 1_800_000_000)
         #expect(try patches(.restart(at: at), Self.rollout()) == [.spec(["restartAt": "2027-01-15T08:00:00Z"])])
@@ -93,12 +120,15 @@ import Testing
         #expect(spec.0 == "application/merge-patch+json" && spec.1 == ["spec": ["paused": true]] && spec.2 == nil)
         let nulls = try wire(.status(["pauseConditions": nil]))
         #expect(nulls.1 == ["status": ["pauseConditions": nil]], "null deletes the field in a merge patch")
+        let metadata = try wire(.metadata(["annotations": ["aviary.dev/abort-now": "2027-01-15T08:00:00Z"]]))
+        #expect(metadata.0 == "application/merge-patch+json" && metadata.1 == ["metadata": ["annotations": ["aviary.dev/abort-now": "2027-01-15T08:00:00Z"]]]
+            && metadata.2 == nil)
         let replace = try wire(.replace(path: "/spec/template", value: ["a": 1]))
         #expect(replace.0 == "application/json-patch+json" && replace.1 == [["op": "replace", "path": "/spec/template", "value": ["a": 1]]] && replace.2 == nil)
     }
 
     @Test func onlyUndoReadsReplicaSets() {
-        let all: [UserAction] = [.promote, .promoteFull, .abort, .retry, .pause, .resume, .restart(at: KubeTime(secondsSinceEpoch: 0)),
+        let all: [UserAction] = [.promote, .promoteFull, .abort, .abortNow(at: KubeTime(secondsSinceEpoch: 0)), .retry, .pause, .resume, .restart(at: KubeTime(secondsSinceEpoch: 0)),
                                  .undo(toRevision: nil), .setImage(container: "web", image: "x")]
         #expect(all.filter(\.readsReplicaSets) == [.undo(toRevision: nil)])
     }

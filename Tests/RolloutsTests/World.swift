@@ -152,6 +152,21 @@ struct World {
             let target = replicaSets.values.first { $0.podTemplateHash == hash }
             #expect((target?.status?.availableReplicas ?? 0) > 0, "service \(name) selects \(hash), which has no available pods")
         }
+        checkRoutes()
+    }
+
+    /// Under a router: no route sends weight to a Service whose pods are not available.
+    func checkRoutes() {
+        for (ref, object) in routes where ref.kind == .virtualService {
+            for route in object["spec"]?["http"]?.arrayValue ?? [] {
+                for dest in route["route"]?.arrayValue ?? [] where (dest["weight"]?.intValue ?? 100) > 0 {
+                    guard let host = dest["destination"]?["host"]?.stringValue, dest["destination"]?["subset"] == nil,
+                          let hash = services[host]?.spec?.selector?[podTemplateHashLabel] else { continue }
+                    let target = replicaSets.values.first { $0.podTemplateHash == hash }
+                    #expect((target?.status?.availableReplicas ?? 0) > 0, "\(ref) sends weight to \(host) (\(hash)) with no available pods")
+                }
+            }
+        }
     }
 
     var hasStable: Bool {

@@ -27,6 +27,7 @@ struct BlueGreenPlanner: StrategyPlanner {
     /// Blue-green never runs the old and new side below full size.
     var maxUnavailable: Int { 0 }
     func restarts(_ r: Reconcile) -> Bool { false }
+    func problems(_ view: RolloutView) -> [String] { [] }
 
     func skipped(from position: UpdatePosition?) -> UpdatePosition? {
         // promote --full: straight to the cutover, without analysis or pauses.

@@ -13,17 +13,48 @@ struct CanaryPlanner: StrategyPlanner {
     let maxSurge: Int
     let maxUnavailable: Int
     let traffic: any TrafficRouting
+    /// Under a router: its route objects, and the weight that means all traffic.
+    let router: (any RouteWriter)?
+    let maxWeight: Int
 
-    init(strategy: CanaryStrategy, replicas: Int) {
+    init(strategy: CanaryStrategy, replicas: Int, namespace: String = "") {
         self.strategy = strategy
         self.steps = strategy.steps ?? []
         self.replicas = replicas
         // Validation has refused a spec where these do not parse.
         maxSurge = (try? (strategy.maxSurge ?? CanaryStrategy.defaultMaxSurge).scaled(total: replicas, roundUp: true)) ?? 0
         maxUnavailable = (try? (strategy.maxUnavailable ?? CanaryStrategy.defaultMaxUnavailable).scaled(total: replicas, roundUp: false)) ?? 0
-        traffic = ReplicaTraffic(canaryService: strategy.canaryService, stableService: strategy.stableService,
-                                 replicas: replicas, maxSurge: maxSurge, maxUnavailable: maxUnavailable)
+        let routing = strategy.trafficRouting
+        maxWeight = max(1, routing?.maxTrafficWeight ?? CanaryTrafficRouting.defaultMaxTrafficWeight)
+        router = Self.router(routing, strategy: strategy, namespace: namespace, maxWeight: maxWeight)
+        if let router {
+            traffic = RoutedTraffic(writer: router, canaryService: strategy.canaryService, stableService: strategy.stableService,
+                                    subsetLevel: routing?.istio?.destinationRule != nil, replicas: replicas,
+                                    maxSurge: maxSurge, maxUnavailable: maxUnavailable, maxWeight: maxWeight)
+        } else {
+            traffic = ReplicaTraffic(canaryService: strategy.canaryService, stableService: strategy.stableService,
+                                     replicas: replicas, maxSurge: maxSurge, maxUnavailable: maxUnavailable)
+        }
     }
+
+    /// The router the spec names, if any (validation refuses two, or one Aviary does not have).
+    static func router(_ routing: CanaryTrafficRouting?, strategy: CanaryStrategy, namespace: String, maxWeight: Int) -> (any RouteWriter)? {
+        guard let routing else { return nil }
+        if let istio = routing.istio {
+            return IstioRoutes(istio: istio, canaryService: strategy.canaryService, stableService: strategy.stableService,
+                               managedOrder: (routing.managedRoutes ?? []).map(\.name), maxWeight: maxWeight, namespace: namespace)
+        }
+        if let gateway = try? routing.gateway {
+            let at = routing.gatewayAPI != nil ? "spec.strategy.canary.trafficRouting.gatewayAPI"
+                : "spec.strategy.canary.trafficRouting.plugins[\"\(CanaryTrafficRouting.gatewayAPIPlugin)\"]"
+            return GatewayRoutes(gateway: gateway, canaryService: strategy.canaryService, stableService: strategy.stableService,
+                                 maxWeight: maxWeight, namespace: namespace, at: at)
+        }
+        return nil
+    }
+
+    /// What is wrong with the route objects (InvalidSpec); nothing without a router.
+    func problems(_ view: RolloutView) -> [String] { router?.problems(view) ?? [] }
 
     var stepsHash: String { PodTemplateHash.compute((try? JSONValue(encoding: steps)) ?? .null) }
     var start: UpdatePosition { .step(0) }
@@ -48,6 +79,7 @@ struct CanaryPlanner: StrategyPlanner {
         let hash = stable.podTemplateHash ?? ""  // every owned ReplicaSet carries the label: the caches select by it
         r.status.currentStepHash = stepsHash
         forgetRuns(&r)
+        r.status.canary?.rollback = nil
         r.settleAnalysisRuns(current: [])
         traffic.settle(on: stable, &r)
         r.applyRoleMetadata(stable: stable, canary: nil, stableMetadata: strategy.stableMetadata, canaryMetadata: strategy.canaryMetadata)
@@ -81,11 +113,12 @@ struct CanaryPlanner: StrategyPlanner {
             // An analysis failed just now: back to stable in this same plan.
             return abort(stable: stable, new: canary, &r)
         }
+        r.status.canary?.rollback = nil
         let index = index(r)
-        traffic.move(to: self.target(at: index), canary: canary, stable: stable, &r)
-
         // After the last step, and once the canary holds every pod: promote.
-        if index >= steps.count, canary.desiredReplicas == replicas, r.available(canary) >= replicas {
+        let promoting = index >= steps.count && canary.desiredReplicas == replicas && r.available(canary) >= replicas
+        if !promoting { traffic.move(to: self.target(at: index), canary: canary, stable: stable, &r) }
+        if promoting {
             r.status.stableRS = target.hash
             r.plan.event(.rolloutPromoted, "Promoted ReplicaSet \(canary.metadata.name ?? "") (revision \(canary.revision ?? 0)) to stable")
             traffic.settle(on: canary, &r)
@@ -128,13 +161,78 @@ struct CanaryPlanner: StrategyPlanner {
     /// become available.
     func abort(stable: ReplicaSet, new canary: ReplicaSet?, _ r: inout Reconcile) {
         let abortedAt = r.beginAbort(revision: canary?.revision ?? 0)
+        // A gradual rollback holds the canary at its weight until it reaches 0; the delay counts from then.
+        let back = rollbackWeight(abortedAt: abortedAt, canary: canary, stable: stable, &r)
         let delay = strategy.abortScaleDownDelaySeconds ?? CanaryStrategy.defaultAbortScaleDownDelaySeconds
-        let canaryDeadline = abortedAt.secondsSinceEpoch + Int64(delay)
-        let keepCanary = r.now.secondsSinceEpoch < canaryDeadline
-        if keepCanary { r.plan.requeue(after: Double(canaryDeadline - r.now.secondsSinceEpoch)) }
+        let canaryDeadline = back.since.secondsSinceEpoch + Int64(delay)
+        let keepCanary = back.weight > 0 || r.now.secondsSinceEpoch < canaryDeadline
+        if keepCanary, back.weight == 0 { r.plan.requeue(after: Double(canaryDeadline - r.now.secondsSinceEpoch)) }
         // The kept canary counts toward the total, so stable may surge back to full size.
-        let split = ReplicaSplit(canary: keepCanary ? (canary?.desiredReplicas ?? 0) : 0, stable: replicas)
-        traffic.move(to: TrafficTarget(weight: 0, split: split, canaryServiceOnStable: true), canary: canary, stable: stable, &r)
+        var canaryPods = keepCanary ? (canary?.desiredReplicas ?? 0) : 0
+        if back.weight > 0 { canaryPods = min(canaryPods, podsFor(weight: back.weight)) }
+        let split = ReplicaSplit(canary: canaryPods, stable: replicas)
+        var weight = back.weight
+        if router != nil, strategy.dynamicStableScale == true {
+            // Stable shrank with its weight: give it back only what its available pods can carry.
+            let carried = replicas > 0 ? r.available(stable) * maxWeight / replicas : maxWeight
+            weight = max(weight, maxWeight - carried)
+            if weight > 0 { r.plan.requeue(after: 1) }
+        }
+        traffic.move(to: TrafficTarget(weight: weight, split: split, canaryServiceOnStable: back.weight == 0), canary: canary, stable: stable, &r)
         r.endAbort(revision: canary?.revision ?? 0)
+        if back.weight > 0 {
+            let message = "RolloutAborted: rolling back gradually: canary at weight \(back.weight), stable at \(maxWeight - back.weight)"
+            r.setPhase(.Degraded, message)
+        }
+    }
+
+    /// Canary pods for a weight: under a router ceil(weight × replicas / maxWeight), else the pod split's canary side.
+    func podsFor(weight: Int) -> Int {
+        if router != nil {
+            guard weight > 0 else { return 0 }
+            return min(replicas, (weight * replicas + maxWeight - 1) / maxWeight)
+        }
+        return ReplicaSplit.forWeight(weight, replicas: replicas, maxSurge: maxSurge).canary
+    }
+
+    /// Where a gradual rollback stands: the canary weight in force and since
+    /// when. Immediate (the default), `abort --now`, or no canary: 0 at once.
+    func rollbackWeight(abortedAt: KubeTime, canary: ReplicaSet?, stable: ReplicaSet, _ r: inout Reconcile) -> GradualRollbackStatus {
+        let done = GradualRollbackStatus(weight: 0, since: r.status.canary?.rollback?.since ?? abortedAt)
+        guard case .gradual(let gradual)? = strategy.abortStrategy, canary != nil else {
+            r.status.canary?.rollback = nil
+            return GradualRollbackStatus(weight: 0, since: abortedAt)
+        }
+        if let now = r.rollout.metadata.annotations?[abortNowAnnotation].flatMap({ try? KubeTime(parsing: $0) }), now >= abortedAt {
+            let was = r.status.canary?.rollback
+            let now = was.map { $0.weight == 0 ? $0 : GradualRollbackStatus(weight: 0, since: r.now) }
+            r.status.canary?.rollback = now
+            return now ?? done
+        }
+        let interval = Int64((try? DurationText.wholeSeconds(gradual.interval ?? "30s")) ?? 30)
+        let start = r.old.canary?.weights?.canary.weight ?? 0
+        var state = r.status.canary?.rollback ?? GradualRollbackStatus(weight: start, since: abortedAt)
+        let path: [Int]
+        if let steps = gradual.steps {
+            path = steps.filter { $0 < state.weight } + [0]
+        } else {
+            let by = max(1, gradual.stepWeight ?? 25)
+            path = Array(stride(from: state.weight - by, to: 0, by: -by)) + [0]
+        }
+        if state.weight > 0, let next = path.first {
+            let due = state.since.secondsSinceEpoch + interval
+            // Held for the interval, and until stable has the pods for its share.
+            let stableReady = r.available(stable) >= min(replicas, podsFor(weight: maxWeight - next))
+            if r.now.secondsSinceEpoch >= due, stableReady {
+                state = GradualRollbackStatus(weight: next, since: r.now)
+                r.plan.event(.rolloutRollingBack, "Rolling back gradually: canary weight \(next), stable \(maxWeight - next)", warning: true)
+                if next > 0 { r.plan.requeue(after: Double(interval)) }
+            } else {
+                r.plan.requeue(after: r.now.secondsSinceEpoch >= due ? 1 : Double(due - r.now.secondsSinceEpoch))
+            }
+        }
+        if r.status.canary == nil { r.status.canary = CanaryStatus(weights: nil) }
+        r.status.canary?.rollback = state
+        return state
     }
 }

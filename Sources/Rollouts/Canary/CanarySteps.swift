@@ -16,9 +16,20 @@ extension CanaryPlanner {
     /// before it sets the canary's size apart from the weight, until another
     /// setCanaryScale (matchTrafficWeight: true goes back to the weight).
     func target(at index: Int) -> TrafficTarget {
-        if index >= steps.count { return TrafficTarget(weight: 100, split: ReplicaSplit(canary: replicas, stable: 0)) }
+        if index >= steps.count {
+            return TrafficTarget(weight: router == nil ? 100 : maxWeight,
+                                 split: ReplicaSplit(canary: replicas, stable: router == nil || strategy.dynamicStableScale == true ? 0 : replicas))
+        }
         let weight = weight(at: index)
-        var split = ReplicaSplit.forWeight(weight, replicas: replicas, maxSurge: maxSurge)
+        var split: ReplicaSplit
+        if router != nil {
+            // Under a router the pods only carry the weight: canary ceil(w × replicas / max); stable
+            // full, or (dynamicStableScale) what its own weight needs.
+            let stable = strategy.dynamicStableScale == true ? podsFor(weight: maxWeight - weight) : replicas
+            split = ReplicaSplit(canary: podsFor(weight: weight), stable: stable)
+        } else {
+            split = ReplicaSplit.forWeight(weight, replicas: replicas, maxSurge: maxSurge)
+        }
         let scales = steps.prefix(index + 1).compactMap { step -> SetCanaryScale? in
             if case .setCanaryScale(let s) = step { return s } else { return nil }
         }
@@ -29,7 +40,18 @@ extension CanaryPlanner {
                 split.canary = (replicas * w + 99) / 100
             }
         }
-        return TrafficTarget(weight: weight, split: split)
+        // Header and mirror routes in force: the last step naming each, unless it removed it.
+        var headers: [String: SetHeaderRoute] = [:], mirrors: [String: SetMirrorRoute] = [:]
+        for step in steps.prefix(index + 1) {
+            switch step {
+            case .setHeaderRoute(let h): headers[h.name] = h.match == nil ? nil : h
+            case .setMirrorRoute(let m): mirrors[m.name] = m.match == nil ? nil : m
+            default: break
+            }
+        }
+        let order = (strategy.trafficRouting?.managedRoutes ?? []).map(\.name)
+        return TrafficTarget(weight: weight, split: split,
+                             headerRoutes: order.compactMap { headers[$0] }, mirrorRoutes: order.compactMap { mirrors[$0] })
     }
 
     /// Runs the steps from the current one while each is done.

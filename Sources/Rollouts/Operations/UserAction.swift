@@ -1,6 +1,12 @@
 import AviaryAPI
 import KubeAPI
 
+/// On a Rollout, `abort --now`: a gradual rollback (abortStrategy.gradual)
+/// goes to its end at once. A metadata annotation, not a status field, so the
+/// status keeps Argo's fields only; the value is the RFC 3339 time of the
+/// request, which tells this request from one left over by an earlier abort.
+public let abortNowAnnotation = "aviary.dev/abort-now"
+
 /// What a person can do to a Rollout (`kubectl aviary promote`, `abort`, …),
 /// as the patches that do it. The CLI sends these and the tests drive
 /// rollouts with them, so both speak to the controller in the same words:
@@ -11,8 +17,12 @@ public enum UserAction: Sendable, Hashable {
     case promote
     /// Skip every remaining step (blue-green: straight to the cutover): status.promoteFull.
     case promoteFull
-    /// Traffic back to stable at once: status.abort.
+    /// Traffic back to stable (at once, or by abortStrategy.gradual): status.abort.
     case abort
+    /// Abort, and skip a gradual rollback to its end: the `abortNowAnnotation`
+    /// (the time `at`, or the abort's own `abortedAt` if later, so clock skew
+    /// cannot make the request look older than the abort) and status.abort.
+    case abortNow(at: KubeTime)
     /// Start an aborted update again from its first step: status.abort false.
     case retry
     /// Hold the steps: spec.paused.
@@ -44,6 +54,11 @@ public enum UserAction: Sendable, Hashable {
             return .success(ActionPatches(unpausing(rollout) + [.status(["promoteFull": true])]))
         case .abort:
             return .success(ActionPatches([.status(["abort": true])]))
+        case .abortNow(let at):
+            let stamp = max(at, rollout.status?.abortedAt ?? at)
+            // Metadata first, so the reconcile that begins the abort sees the request too.
+            return .success(ActionPatches([.metadata(["annotations": [abortNowAnnotation: .string(stamp.description)]]),
+                                           .status(["abort": true])]))
         case .retry:
             return .success(ActionPatches([.status(["abort": false])]))
         case .pause:
@@ -71,6 +86,14 @@ public enum UserAction: Sendable, Hashable {
         }
     }
 
+    /// What a request means on this Rollout: aborting a Rollout that is
+    /// already rolling back gradually asks for the end at once (`abort --now`),
+    /// since a plain abort would change nothing.
+    public func repeated(on rollout: Rollout, at now: KubeTime) -> UserAction {
+        if case .abort = self, rollout.status?.abortedAt != nil, rollout.status?.canary?.rollback != nil { return .abortNow(at: now) }
+        return self
+    }
+
     /// A spec-paused Rollout cannot be promoted without unpausing it.
     func unpausing(_ rollout: Rollout) -> [RolloutPatch] {
         rollout.spec.paused == true ? [.spec(["paused": false])] : []
@@ -96,6 +119,8 @@ public enum RolloutPatch: Sendable, Hashable {
     case spec(JSONValue)
     /// A merge patch of status fields: `{"status": value}` on the status subresource.
     case status(JSONValue)
+    /// A merge patch of metadata (annotations): `{"metadata": value}` on the Rollout.
+    case metadata(JSONValue)
     /// A JSON patch (RFC 6902) replacing one value of the Rollout, where a merge would keep what should go.
     case replace(path: String, value: JSONValue)
 
@@ -103,6 +128,7 @@ public enum RolloutPatch: Sendable, Hashable {
         switch self {
         case .spec(let value): return .merge(["spec": value])
         case .status(let value): return .merge(["status": value])
+        case .metadata(let value): return .merge(["metadata": value])
         case .replace(let path, let value): return .json([.replace(path, value)])
         }
     }

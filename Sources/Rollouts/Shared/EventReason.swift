@@ -18,6 +18,8 @@ public enum EventReason: String, Sendable, Equatable, CaseIterable {
     case rolloutAborted = "RolloutAborted"
     case rolloutRetry = "RolloutRetry"
     case rolloutRollback = "RolloutRollback"
+    /// A gradual rollback moved traffic one step back toward stable.
+    case rolloutRollingBack = "RolloutRollingBack"
     case progressDeadlineExceeded = "ProgressDeadlineExceeded"
     // Analysis
     case analysisRunRunning = "AnalysisRunRunning"

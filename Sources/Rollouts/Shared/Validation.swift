@@ -111,9 +111,8 @@ public enum Validation {
         if let start = canary.analysis?.startingStep, !(0...(canary.steps ?? []).count).contains(start) {
             out.append("\(at).analysis.startingStep: \(start) is outside the steps (0–\((canary.steps ?? []).count))")
         }
-        if canary.trafficRouting != nil {
-            out.append("\(at).trafficRouting: traffic routers are not supported; aviary moves traffic by pod counts and Service selectors")
-        }
+        let maxWeight = canary.trafficRouting?.maxTrafficWeight ?? CanaryTrafficRouting.defaultMaxTrafficWeight
+        if let routing = canary.trafficRouting { out += routingProblems(routing, at: "\(at).trafficRouting") }
         var surge = 0, unavailable = 0
         do { surge = try (canary.maxSurge ?? CanaryStrategy.defaultMaxSurge).scaled(total: replicas, roundUp: true) } catch {
             out.append("\(at).maxSurge: \(error)")
@@ -138,7 +137,7 @@ public enum Validation {
                     out.append(kinds.isEmpty ? "\(sat): empty step" : "\(sat): one step kind per step, found \(kinds.joined(separator: ", "))")
                 }
             case .setWeight(let w):
-                if !(0...100).contains(w) { out.append("\(sat).setWeight: \(w) is outside 0–100") }
+                if !(0...max(1, maxWeight)).contains(w) { out.append("\(sat).setWeight: \(w) is outside 0–\(max(1, maxWeight))") }
             case .pause(let pause):
                 do { _ = try pause.seconds() } catch { out.append("\(sat).pause.duration: \(error)") }
             case .setCanaryScale(let scale):
@@ -165,10 +164,37 @@ public enum Validation {
         return out
     }
 
+    /// One router Aviary has, configured so it can be used.
+    static func routingProblems(_ routing: CanaryTrafficRouting, at: String) -> [String] {
+        var out: [String] = []
+        for key in routing.unsupported {
+            out.append("\(at).\(key): this traffic router is not supported by aviary; use istio or the Gateway API (plugins: {\(CanaryTrafficRouting.gatewayAPIPlugin): …})")
+        }
+        for key in (routing.plugins ?? [:]).keys.sorted() where key != CanaryTrafficRouting.gatewayAPIPlugin {
+            out.append("\(at).plugins.\(key): aviary has no such plugin; the Gateway API one (\(CanaryTrafficRouting.gatewayAPIPlugin)) is built in")
+        }
+        var gateway: GatewayAPITrafficRouting?
+        do { gateway = try routing.gateway } catch {
+            out.append("\(at).plugins.\(CanaryTrafficRouting.gatewayAPIPlugin): \(error)")
+        }
+        let routers = [routing.istio != nil, gateway != nil].filter { $0 }.count
+        if routers > 1 { out.append("\(at): name one router (istio or the Gateway API), not both") }
+        if routers == 0, out.isEmpty { out.append("\(at): names no router; set istio or plugins.\(CanaryTrafficRouting.gatewayAPIPlugin)") }
+        if let w = routing.maxTrafficWeight, !(1...Limits.maxReplicas).contains(w) {
+            out.append("\(at).maxTrafficWeight: \(w) is outside 1–\(Limits.maxReplicas)")
+        }
+        let names = (routing.managedRoutes ?? []).map(\.name)
+        if Set(names).count != names.count { out.append("\(at).managedRoutes: a route is listed twice") }
+        return out
+    }
+
     /// A header or mirror route step needs a router and its name in managedRoutes.
     static func routeStepProblems(_ at: String, name: String, _ canary: CanaryStrategy) -> [String] {
         guard let routing = canary.trafficRouting else {
             return ["\(at): needs a traffic router (spec.strategy.canary.trafficRouting)"]
+        }
+        if routing.istio == nil {
+            return ["\(at): header and mirror routes need the istio router; aviary does not write them through the Gateway API yet"]
         }
         guard routing.managedRoutes?.contains(where: { $0.name == name }) == true else {
             return ["\(at).name: \"\(name)\" is not in spec.strategy.canary.trafficRouting.managedRoutes"]

@@ -13,7 +13,7 @@ struct ReplicaTraffic: TrafficRouting {
 
     func move(to target: TrafficTarget, canary: ReplicaSet?, stable: ReplicaSet, _ r: inout Reconcile) {
         r.setWeights(canary: target.weight, canary?.podTemplateHash, stable: 100 - target.weight, stable.podTemplateHash)
-        scale(canary: canary, stable: stable, to: target.split, &r)
+        r.scale(canary: canary, stable: stable, to: target.split, maxSurge: maxSurge, maxUnavailable: maxUnavailable)
         let both = [stable] + (canary.map { [$0] } ?? [])
         r.pointService(stableService, at: both, share: share(r))
         r.pointService(canaryService, at: target.canaryServiceOnStable ? both : both.reversed(), share: share(r))
@@ -29,7 +29,7 @@ struct ReplicaTraffic: TrafficRouting {
         let hash = rs.podTemplateHash
         // Argo's convention: a completed canary is at weight 100 (canary and stable are one ReplicaSet).
         r.setWeights(canary: 100, hash, stable: 0, hash)
-        scale(canary: nil, stable: rs, to: ReplicaSplit(canary: 0, stable: replicas), &r)
+        r.scale(canary: nil, stable: rs, to: ReplicaSplit(canary: 0, stable: replicas), maxSurge: maxSurge, maxUnavailable: maxUnavailable)
         r.pointService(stableService, at: [rs], share: share(r))
         r.pointService(canaryService, at: [rs], share: share(r))
     }
@@ -38,19 +38,21 @@ struct ReplicaTraffic: TrafficRouting {
     private func share(_ r: Reconcile) -> (ReplicaSet) -> Int {
         { rs in min(r.plannedSize(rs), max(1, replicas - maxUnavailable)) }
     }
+}
 
-    private func scale(canary: ReplicaSet?, stable: ReplicaSet, to target: ReplicaSplit, _ r: inout Reconcile) {
+extension Reconcile {
+    /// Moves ReplicaSet sizes toward `target` within maxSurge and maxUnavailable (`Scaling`).
+    mutating func scale(canary: ReplicaSet?, stable: ReplicaSet, to target: ReplicaSplit, maxSurge: Int, maxUnavailable: Int) {
         let keep = [stable.podTemplateHash ?? "", canary?.podTemplateHash ?? ""]
+        func current(_ rs: ReplicaSet) -> ScalingInput.Current {
+            ScalingInput.Current(name: rs.metadata.name ?? "", replicas: rs.desiredReplicas, available: available(rs))
+        }
         let input = ScalingInput(
             replicas: replicas, maxSurge: maxSurge, maxUnavailable: maxUnavailable,
-            canary: canary.map { current($0, r) }, stable: current(stable, r),
-            others: r.others(except: keep).sorted { ($0.revision ?? 0) < ($1.revision ?? 0) }.map { current($0, r) })
+            canary: canary.map(current), stable: current(stable),
+            others: others(except: keep).sorted { ($0.revision ?? 0) < ($1.revision ?? 0) }.map(current))
         for (rsName, size) in Scaling.step(input, target: target).sorted(by: { $0.key < $1.key }) {
-            if let rs = r.owned.first(where: { $0.metadata.name == rsName }) { r.setSize(rs, size) }
+            if let rs = owned.first(where: { $0.metadata.name == rsName }) { setSize(rs, size) }
         }
-    }
-
-    private func current(_ rs: ReplicaSet, _ r: Reconcile) -> ScalingInput.Current {
-        ScalingInput.Current(name: rs.metadata.name ?? "", replicas: rs.desiredReplicas, available: r.available(rs))
     }
 }

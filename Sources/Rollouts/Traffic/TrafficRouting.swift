@@ -11,12 +11,22 @@ public struct TrafficTarget: Equatable, Sendable {
     public var split: ReplicaSplit
     /// After an abort the canary Service goes back to stable's pods too.
     public var canaryServiceOnStable: Bool
+    /// Under a router: header routes in force (setHeaderRoute steps so far), by name.
+    public var headerRoutes: [SetHeaderRoute]
+    /// Under a router: mirror routes in force (setMirrorRoute steps so far), by name.
+    public var mirrorRoutes: [SetMirrorRoute]
 
-    public init(weight: Int, split: ReplicaSplit, canaryServiceOnStable: Bool = false) {
+    public init(weight: Int, split: ReplicaSplit, canaryServiceOnStable: Bool = false,
+                headerRoutes: [SetHeaderRoute] = [], mirrorRoutes: [SetMirrorRoute] = []) {
         self.weight = weight
         self.split = split
         self.canaryServiceOnStable = canaryServiceOnStable
+        self.headerRoutes = headerRoutes
+        self.mirrorRoutes = mirrorRoutes
     }
+
+    /// The managed routes' names in force.
+    public var managedRouteNames: [String] { headerRoutes.map(\.name) + mirrorRoutes.map(\.name) }
 }
 
 /// How traffic is moved: by pod counts and Service selectors today
@@ -33,9 +43,11 @@ protocol TrafficRouting {
 
 extension Reconcile {
     /// status.canary.weights, in Argo's shape.
-    mutating func setWeights(canary: Int, _ canaryHash: String?, stable: Int, _ stableHash: String?) {
-        let weights = CanaryStatus.Weights(canary: .init(weight: canary, podTemplateHash: canaryHash),
-                                           stable: .init(weight: stable, podTemplateHash: stableHash))
+    mutating func setWeights(canary: Int, _ canaryHash: String?, stable: Int, _ stableHash: String?,
+                             services: (canary: String?, stable: String?) = (nil, nil), verified: Bool? = nil) {
+        let weights = CanaryStatus.Weights(canary: .init(weight: canary, podTemplateHash: canaryHash, serviceName: services.canary),
+                                           stable: .init(weight: stable, podTemplateHash: stableHash, serviceName: services.stable),
+                                           verified: verified)
         if status.canary == nil { status.canary = CanaryStatus(weights: weights) } else { status.canary?.weights = weights }
     }
 }

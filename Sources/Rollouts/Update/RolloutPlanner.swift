@@ -46,7 +46,8 @@ extension Reconcile {
         let hash = made?.podTemplateHash ?? template.map { PodTemplateHash.compute($0, collisionCount: collisions) }
         countReplicas(currentHash: hash)
 
-        let problems = Validation.problems(rollout, services: view.services, templates: view.templates)
+        var problems = Validation.problems(rollout, services: view.services, templates: view.templates)
+        if problems.isEmpty { problems = strategy.problems(view) }
         if !problems.isEmpty {
             // Bounded, so the status write always fits the CRD's 32 KiB message limit.
             let message = ValueText.truncated(problems.joined(separator: "; "), limit: 16_384)

@@ -14,6 +14,8 @@ protocol StrategyPlanner {
     var maxUnavailable: Int { get }
     /// Where the settled position is recorded (a canary at its last step; blue-green: nowhere).
     var settledPosition: UpdatePosition? { get }
+    /// What is wrong with the objects the strategy writes besides ReplicaSets and Services (route objects).
+    func problems(_ view: RolloutView) -> [String]
     /// Extra reasons to start the update over with the same template (a canary's steps changed).
     func restarts(_ r: Reconcile) -> Bool
     /// What the update forgets when it starts over: the analysis runs it waited on.
@@ -39,6 +41,7 @@ enum Strategies {
     static func of(_ rollout: Rollout) -> any StrategyPlanner {
         let replicas = rollout.spec.effectiveReplicas
         if let bg = rollout.spec.strategy?.blueGreen { return BlueGreenPlanner(strategy: bg, replicas: replicas) }
-        return CanaryPlanner(strategy: rollout.spec.strategy?.canary ?? CanaryStrategy(), replicas: replicas)
+        return CanaryPlanner(strategy: rollout.spec.strategy?.canary ?? CanaryStrategy(), replicas: replicas,
+                             namespace: rollout.metadata.namespace ?? "")
     }
 }

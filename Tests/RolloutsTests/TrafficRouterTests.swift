@@ -120,6 +120,48 @@ import Testing
             .setting(["metadata", "resourceVersion"], to: "99")
         w.reconcile()
         #expect(weights(w) == [80, 20])
+        #expect(w.events.last == "TrafficRouteRestored")
+        #expect(w.events.filter { $0 == "TrafficRouteRestored" }.count == 1)
+    }
+
+    @Test func withoutARouterAGradualRollbackShrinksTheCanaryStepByStep() {
+        var w = World(replicas: 10, steps: [.weight(60), .pause()])
+        w.rollout.spec.strategy?.canary?.abortStrategy = .gradual(GradualAbort(steps: [30, 0], interval: "10s"))
+        w.settle()
+        w.setImage("web:2")
+        w.settle()
+        #expect(w.size("web:2") == 6)
+        w.rollout.status?.abort = true
+        w.settle()
+        #expect(w.size("web:2") == 6, "held at 60 for the interval")
+        #expect(w.status.message?.contains("rolling back gradually") == true)
+        w.advance(10)
+        w.settle()
+        #expect(w.size("web:2") == 3)
+        #expect(w.status.canary?.weights?.canary.weight == 30)
+        w.advance(10)
+        w.settle()
+        w.advance(31)
+        w.settle()
+        #expect(w.size("web:2") == 0)
+        #expect(w.size("web:1") == 10)
+    }
+
+    @Test func dynamicStableScaleShrinksStableWithItsWeight() {
+        var w = Self.istioWorld([.weight(40), .pause()]) { canary in
+            canary.dynamicStableScale = true
+        }
+        w.setImage("web:2")
+        w.settle()
+        #expect((w.size("web:2"), w.size("web:1")) == (4, 6))
+        #expect(weights(w) == [60, 40])
+        w.rollout.status?.abort = true
+        w.reconcile()
+        #expect(w.size("web:1") == 10)
+        #expect(weights(w) == [60, 40], "stable gets its weight back only as its pods come up")
+        w.tick()
+        w.settle()
+        #expect(weights(w) == [100, 0])
     }
 
     @Test func aConcurrentEditFailsThePatchInsteadOfBeingOverwritten() throws {

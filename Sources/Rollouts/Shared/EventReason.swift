@@ -7,6 +7,8 @@ public enum EventReason: String, Sendable, Equatable, CaseIterable {
     case newReplicaSetCreated = "NewReplicaSetCreated"
     case scalingReplicaSet = "ScalingReplicaSet"
     case switchService = "SwitchService"
+    /// Someone changed what the router owns in a route object; it was put back.
+    case trafficRouteRestored = "TrafficRouteRestored"
     // The steps
     case rolloutStepCompleted = "RolloutStepCompleted"
     case rolloutPaused = "RolloutPaused"

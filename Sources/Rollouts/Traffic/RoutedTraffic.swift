@@ -38,11 +38,24 @@ struct RoutedTraffic: TrafficRouting {
         let routes = target.weight == weight ? target : TrafficTarget(weight: weight, split: target.split)
         let patches = writer.patches(weight: weight, target: routes, hashes: hashes, r.view)
         for (ref, ops) in patches { r.plan.actions.append(.patchRoute(ref, ops)) }
+        restored(patches, weight: weight, names: routes.managedRouteNames, &r)
         r.setWeights(canary: weight, canary?.podTemplateHash, stable: maxWeight - weight, stable.podTemplateHash,
                      services: (canaryService, stableService), verified: patches.isEmpty && held == weight)
         let names = routes.managedRouteNames
         if r.status.canary == nil { r.status.canary = CanaryStatus(weights: nil) }
         r.status.canary?.managedRoutes = names.isEmpty ? nil : names
+    }
+
+    /// Drift: the objects held what this controller set last time (verified),
+    /// nothing was to change, and now they do not: someone edited them. Put
+    /// back, and said, so a GitOps tool fighting the controller is visible.
+    func restored(_ patches: [(RouteRef, [JSONPatchOperation])], weight: Int, names: [String], _ r: inout Reconcile) {
+        guard !patches.isEmpty, let last = r.old.canary?.weights, last.verified == true, last.canary.weight == weight,
+              (r.old.canary?.managedRoutes ?? []) == names else { return }
+        let objects = patches.map(\.0.description).joined(separator: ", ")
+        r.plan.event(.trafficRouteRestored, "\(objects) changed outside aviary; put back canary weight \(weight)"
+                     + (names.isEmpty ? "" : " and routes \(names.joined(separator: ", "))")
+                     + " (aviary owns these fields while the Rollout routes through it)", warning: true)
     }
 
     func reached(_ target: TrafficTarget, canary: ReplicaSet, stable: ReplicaSet, _ r: Reconcile) -> Bool {

@@ -262,6 +262,47 @@ import Testing
         }
     }
 
+    /// Route objects are user-written: any shape, any numbers, any names.
+    static let hostileRoutes: [JSONValue] = [
+        ["metadata": ["resourceVersion": 5], "spec": ["http": "not a list"]],
+        ["spec": ["http": [["name": "primary", "route": [["destination": ["host": 7], "weight": 1e300], ["destination": ["host": "web-canary"], "weight": -5]]]]]],
+        ["spec": ["http": [["name": "primary", "route": "x"], ["route": [["destination": ["host": "web-stable"]]]]]]],
+        ["spec": ["http": [["name": "primary", "route": [["destination": ["host": "web-stable.a.b"], "weight": "100"], ["destination": ["host": "web-canary"]]]]],
+                  "tls": [["match": [["port": 1e19, "sniHosts": [1]]]]], "tcp": 5]],
+        ["metadata": ["resourceVersion": "1"], "spec": ["http": [["name": "primary", "route": [["destination": ["host": "web-stable"], "weight": 100],
+                                                                                                ["destination": ["host": "web-canary"], "weight": 0]]]]]],
+        .null, "string", [1, 2, 3],
+    ]
+
+    @Test func generatedRoutedSpecsAndHostileRouteObjectsNeverTrap() {
+        let g = Gen(14)
+        let ref = RouteRef(.virtualService, namespace: "default", name: "web")
+        for _ in 0..<400 {
+            let steps = (0..<Int(g.next() % 5)).map { _ in randomStep(g) }
+                + (g.coin() ? [.setHeaderRoute(SetHeaderRoute(name: "h", match: g.coin() ? nil : [HeaderRoutingMatch(headerName: "x", headerValue: StringMatch(exact: "1"))]))] : [])
+            var w = World(replicas: g.pick([0, 1, 3, 10]), steps: steps)
+            var routing = CanaryTrafficRouting(istio: IstioTrafficRouting(virtualService: IstioVirtualService(name: "web", routes: g.coin() ? ["primary"] : nil)))
+            routing.managedRoutes = g.coin() ? [ManagedRoute(name: "h")] : nil
+            routing.maxTrafficWeight = g.maybe(g.pick(Self.ints))
+            w.rollout.spec.strategy?.canary?.trafficRouting = routing
+            w.rollout.spec.strategy?.canary?.dynamicStableScale = g.maybe(g.coin())
+            if g.coin() { w.rollout.spec.strategy?.canary?.abortStrategy = .gradual(GradualAbort(steps: g.maybe([g.pick(Self.ints), 0]), stepWeight: g.maybe(g.pick(Self.ints)), interval: g.maybe(g.pick(Self.texts)))) }
+            w.routes[ref] = g.pick(Self.hostileRoutes)
+            w.minAvailable = nil
+            w.checkServices = false
+            w.settle(rounds: 4)
+            w.setImage("web:2")
+            for _ in 0..<4 {
+                w.rollout.status = randomStatus(w.status, g, hashes: [w.hash("web:1"), w.hash("web:2")])
+                if g.next() % 3 == 0 { w.routes[ref] = g.pick(Self.hostileRoutes) }
+                w.reconcile()
+                w.tick()
+                w.advance(Int64(g.next() % 100_000))
+            }
+            w.settle(rounds: 6)
+        }
+    }
+
     @Test func generatedBlueGreenSpecsNeverTrap() {
         let g = Gen(7)
         for _ in 0..<500 {

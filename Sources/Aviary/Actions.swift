@@ -52,6 +52,7 @@ func perform(_ action: UserAction, on resolved: (KubeClient, String, [String]), 
     for name in names {
         do {
             let rollout: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
+            let action = action.repeated(on: rollout, at: KubeTime.now())
             var replicaSets: [ReplicaSet] = []
             if action.readsReplicaSets {
                 let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
@@ -76,6 +77,7 @@ func outcome(_ action: UserAction, _ done: ActionPatches) -> String {
     case .promote: return "promoted"
     case .promoteFull: return "fully promoted"
     case .abort: return "aborted"
+    case .abortNow: return "aborted (rollback to its end at once)"
     case .retry: return "retried"
     case .pause: return "paused"
     case .resume: return "resumed"
@@ -93,9 +95,12 @@ struct Promote: RolloutAction {
 }
 
 struct Abort: RolloutAction {
-    static let configuration = CommandConfiguration(abstract: "Abort the update: traffic back to stable at once.")
+    static let configuration = CommandConfiguration(
+        abstract: "Abort the update: traffic back to stable (at once, or step by step under abortStrategy.gradual).",
+        discussion: "Aborting a Rollout that is already rolling back gradually is the same as --now.")
     @OptionGroup var targets: Targets
-    var action: UserAction { .abort }
+    @Flag(help: "Skip a gradual rollback (abortStrategy.gradual) to its end: all traffic to stable at once.") var now = false
+    var action: UserAction { now ? .abortNow(at: KubeTime.now()) : .abort }
 }
 
 struct Retry: RolloutAction {

@@ -86,17 +86,9 @@ struct PlanCommand: ParsableCommand {
     }
 
     static func render(_ r: Rollout) -> String {
-        let replicas = r.spec.effectiveReplicas
-        guard r.spec.strategy?.blueGreen == nil else {
-            let bg = r.spec.strategy?.blueGreen
-            return "Rollout \(r.metadata.name ?? ""): blue-green, \(replicas) replicas; preview \(bg?.previewReplicaCount ?? replicas), "
-                + (bg?.autoPromotionEnabled == false ? "promoted by hand" : bg?.autoPromotionSeconds.map { "promoted after \($0)s" } ?? "promoted once available") + "\n"
+        let rows = r.spec.strategy?.blueGreen != nil ? [] : StepTimeline.rows(r).map {
+            PlanTable.Row(step: $0.step, kind: $0.kind, canary: $0.canary, stable: $0.stable, weight: $0.weight, waits: $0.waits)
         }
-        let rows = StepTimeline.rows(r)
-        let out = "Rollout \(r.metadata.name ?? ""): canary, \(replicas) replicas, \(rows.count) steps\n"
-        let header = ["STEP", "KIND", "CANARY", "STABLE", "WEIGHT", "WAITS"]
-        var table = [header] + rows.map { ["\($0.step)", $0.kind, "\($0.canary)", "\($0.stable)", "\($0.weight)%", $0.waits ?? ""] }
-        table.append(["end", "promoted", "\(replicas)", "0", "100%", ""])
-        return out + Table.render(table)
+        return PlanTable.render(r, rows: rows)
     }
 }

@@ -34,13 +34,25 @@ public enum RolloutTree {
         if let canary {
             let steps = canary.steps?.count ?? 0
             field("Strategy", "Canary")
+            field("  Traffic", TrafficText.router(canary))
             field("  Step", "\(min(s?.currentStepIndex ?? 0, steps))/\(steps)")
-            field("  SetWeight", "\(s?.canary?.weights?.canary.weight ?? 0)")
-            let canaryAvail = input.replicaSets.first { $0.podTemplateHash == current }?.availableReplicas ?? 0
-            let total = input.replicaSets.reduce(0) { $0 + $1.availableReplicas }
-            // Aborted, no Service selects the canary's pods any more; completed, the canary is stable and serves all.
-            let actual = s?.abort == true || total == 0 ? 0 : current == stable ? 100 : canaryAvail * 100 / total
-            field("  ActualWeight", "\(actual)")
+            if canary.trafficRouting != nil {
+                // Set: what the steps ask for now; actual: what the controller put on the router, and whether it read it back.
+                field("  SetWeight", "\(routedSetWeight(canary, s))")
+                let weights = s?.canary?.weights
+                let actual = current != nil && current == stable ? TrafficText.maxWeight(canary) : weights?.canary.weight ?? 0
+                field("  ActualWeight", "\(actual)" + (weights == nil ? "" : weights?.verified == true ? " (verified)" : " (not verified yet)"))
+                if let routes = s?.canary?.managedRoutes, !routes.isEmpty { field("  Routes", routes.joined(separator: ", ")) }
+            } else {
+                field("  SetWeight", "\(s?.canary?.weights?.canary.weight ?? 0)")
+                let canaryAvail = input.replicaSets.first { $0.podTemplateHash == current }?.availableReplicas ?? 0
+                let total = input.replicaSets.reduce(0) { $0 + $1.availableReplicas }
+                // Aborted, no Service selects the canary's pods any more; completed, the canary is stable and serves all.
+                let actual = s?.abort == true || total == 0 ? 0 : current == stable ? 100 : canaryAvail * 100 / total
+                field("  ActualWeight", "\(actual)")
+            }
+            // With no router a gradual rollback moves replicas back the same way.
+            if let rollback = TrafficText.rollback(canary, s) { field("  Rollback", rollback) }
         } else {
             field("Strategy", "BlueGreen")
             if let stage = s?.blueGreen?.stage { field("  Stage", stage.rawValue) }
@@ -91,6 +103,18 @@ public enum RolloutTree {
                 .joined(separator: "  ").trimmingTrailingSpaces() + "\n"
         }
         return out
+    }
+
+    /// Under a router, the weight the steps ask for now (Argo's rule: the last
+    /// setWeight at or before the current step; all once past the last step;
+    /// on abort, where a gradual rollback has come down to, else 0).
+    static func routedSetWeight(_ canary: CanaryStrategy, _ s: RolloutStatus?) -> Int {
+        if s?.abort == true { return s?.canary?.rollback?.weight ?? 0 }
+        let steps = canary.steps ?? []
+        let index = max(0, s?.currentStepIndex ?? 0)
+        if index >= steps.count || (s?.currentPodHash != nil && s?.currentPodHash == s?.stableRS) { return TrafficText.maxWeight(canary) }
+        for step in steps[...index].reversed() { if case .setWeight(let w) = step { return w } }
+        return 0
     }
 
     static func phase(_ r: Rollout) -> String {

@@ -106,9 +106,12 @@ import Testing
         s.readyReplicas = 9
         s.availableReplicas = 9
         s.selector = "app=web,rollouts-pod-template-hash in (a,b)"
-        var canary = CanaryStatus(weights: .init(canary: .init(weight: 100, podTemplateHash: "5d8f9c7b6"), stable: .init(weight: 0, podTemplateHash: "7c9d8b5f4")))
+        var canary = CanaryStatus(weights: .init(canary: .init(weight: 100, podTemplateHash: "5d8f9c7b6", serviceName: "web-canary"),
+                                                 stable: .init(weight: 0, podTemplateHash: "7c9d8b5f4", serviceName: "web-stable"), verified: true))
         canary.currentStepAnalysisRunStatus = Self.runStatus("step")
         canary.currentBackgroundAnalysisRunStatus = Self.runStatus("background")
+        canary.managedRoutes = ["header-route", "mirror-route"]
+        canary.rollback = GradualRollbackStatus(weight: 25, since: now)
         s.canary = canary
         var bg = BlueGreenStatus()
         bg.activeSelector = "7c9d8b5f4"
@@ -167,7 +170,7 @@ import Testing
         var coverage = Coverage()
         let bad: JSONValue = [
             "phase": "Exploded", "currentStepIndex": -1, "replicas": 3_000_000_000, "message": .string(String(repeating: "x", count: 40_000)),
-            "canary": ["weights": ["canary": ["weight": 150], "stable": ["weight": -50]]],
+            "canary": ["weights": ["canary": ["weight": 2_000_000], "stable": ["weight": -50]]],
             "conditions": [["type": "Healthy", "status": "Maybe", "reason": "", "message": ""]],
             "pauseConditions": [["reason": "CanaryPauseStep", "startTime": "yesterday"]],
         ]

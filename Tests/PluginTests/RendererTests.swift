@@ -58,6 +58,7 @@ import Testing
             Status:         ◌ Progressing
             Message:        waiting for analysis run web-bbb-1 (Running) at step 2/3
             Strategy:       Canary
+              Traffic:      replica split
               Step:         1/3
               SetWeight:    25
               ActualWeight: 25

@@ -203,7 +203,10 @@ struct CanaryPlanner: StrategyPlanner {
             r.status.canary?.rollback = nil
             return GradualRollbackStatus(weight: 0, since: abortedAt)
         }
-        if let now = r.rollout.metadata.annotations?[abortNowAnnotation].flatMap({ try? KubeTime(parsing: $0) }), now >= abortedAt {
+        // `abort --now` stamps its request; the abort itself begins a moment later, when the
+        // controller sees it, so a stamp up to a minute before the abort still counts.
+        if let asked = r.rollout.metadata.annotations?[abortNowAnnotation].flatMap({ try? KubeTime(parsing: $0) }),
+           asked.secondsSinceEpoch + 60 >= abortedAt.secondsSinceEpoch {
             let was = r.status.canary?.rollback
             let now = was.map { $0.weight == 0 ? $0 : GradualRollbackStatus(weight: 0, since: r.now) }
             r.status.canary?.rollback = now

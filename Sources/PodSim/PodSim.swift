@@ -14,7 +14,8 @@ import Logging
 /// - a pod that runs to completion (a Job's: restartPolicy Never or OnFailure)
 ///   Succeeds after the delay, or Fails with `podsim.aviary.dev/exit-code: "1"`;
 /// - `podsim.aviary.dev/error-rate` and `podsim.aviary.dev/latency` shape the
-///   simulated traffic its Ready pods serve (see `Traffic`).
+///   simulated traffic its Ready pods serve (see `Traffic`), which follows
+///   Istio and Gateway API routes where there are any (see `RoutingPlan`).
 @main
 struct PodSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,6 +37,15 @@ struct PodSim: AsyncParsableCommand {
     @Option(help: "Requests per second each Ready pod serves.")
     var requestsPerPod: Double = 10
 
+    @Option(help: "The header a share of the simulated requests carries, for header routes.")
+    var testHeaderName = "X-Canary"
+
+    @Option(help: "The test header's value.")
+    var testHeaderValue = "true"
+
+    @Option(help: "The share (0...1) of each route's simulated requests that carry the test header.")
+    var testHeaderShare: Double = 0.1
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "aviary.podsim")
@@ -44,10 +54,18 @@ struct PodSim: AsyncParsableCommand {
         }
         let client = KubeClient(access: try ClusterAccess.load(kubeconfig: kubeconfig, context: context), qps: 200, burst: 400)
         let marker = ReadinessMarker(client: client, defaultDelay: delay, logger: logger)
-        let traffic = Traffic(requestsPerPod: requestsPerPod)
+        guard testHeaderShare.isFinite, (0...1).contains(testHeaderShare) else {
+            throw ValidationError("--test-header-share: \(testHeaderShare) is not between 0 and 1")
+        }
+        let traffic = Traffic(requestsPerPod: requestsPerPod, taggedShare: testHeaderShare)
+        let routes = RouteWatcher(client: client, traffic: traffic,
+                                  requests: SimulatedRequest.kinds(testHeader: testHeaderName, value: testHeaderValue), logger: logger)
         logger.info("watching pods on \(client.access.server); ready after \(readyAfter)\(metricsPort > 0 ? "; metrics on 127.0.0.1:\(metricsPort)" : "")")
         try await withThrowingTaskGroup(of: Void.self) { group in
-            if metricsPort > 0 { group.addTask { [metricsPort] in try await traffic.serve(port: metricsPort) } }
+            if metricsPort > 0 {
+                group.addTask { [metricsPort] in try await traffic.serve(port: metricsPort) }
+                group.addTask { await routes.run() }
+            }
             group.addTask {
                 for try await event in Reflector<Pod>(client: client, resource: .pods) {
                     switch event {

@@ -8,8 +8,12 @@ import Kube
 /// - `podsim.aviary.dev/error-rate: "0.3"`: that share of requests answer 500;
 /// - `podsim.aviary.dev/latency: "800ms"`: every request takes that long.
 ///
+/// Pods behind an Istio or Gateway API route serve what the route sends them
+/// instead (see `RoutingPlan`); the error rate and latency stay the pod's.
+///
 /// Served on `/metrics` in Prometheus' text format, per namespace, service
-/// (the pod's `app` label) and pod template hash:
+/// (the pod's `app` label, routed or not, so one query serves both) and pod
+/// template hash:
 /// `http_requests_total{namespace, service, rollouts_pod_template_hash, status}`
 /// and the histogram `http_request_duration_seconds`.
 actor Traffic {
@@ -27,6 +31,8 @@ actor Traffic {
         var source: Source
         var errorRate: Double
         var latency: Double
+        /// For routing: which Services and subsets select the pod.
+        var labels: [String: String]
     }
 
     struct Counters {
@@ -37,14 +43,31 @@ actor Traffic {
     }
 
     let requestsPerPod: Double
+    /// The share of a route's requests that carry the test header.
+    let taggedShare: Double
     private var ready: [String: Profile] = [:]
     private var counters: [Source: Counters] = [:]
+    private var routing = RoutingTable()
+    /// Requests a second per pod behind a route; nil when the routes or the
+    /// Ready pods changed since it was worked out (at most once a tick).
+    private var routedRates: [String: Double]?
 
-    init(requestsPerPod: Double) { self.requestsPerPod = requestsPerPod }
+    init(requestsPerPod: Double, taggedShare: Double = 0) {
+        self.requestsPerPod = requestsPerPod
+        self.taggedShare = taggedShare
+    }
+
+    /// The routes as `RouteWatcher` last read them.
+    func route(by table: RoutingTable) {
+        guard table != routing else { return }
+        routing = table
+        routedRates = nil
+    }
 
     /// Tracks a pod: it serves while Ready.
     func observe(_ pod: Pod) {
         guard let uid = pod.metadata.uid else { return }
+        if !routing.isEmpty { routedRates = nil }
         guard pod.isReady, pod.metadata.deletionTimestamp == nil, let hash = pod.metadata.labels?["rollouts-pod-template-hash"] else {
             ready[uid] = nil
             return
@@ -52,20 +75,33 @@ actor Traffic {
         let a = pod.metadata.annotations ?? [:]
         let latency = a[Self.latency].flatMap(PodAnnotations.parseDuration).map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0.02
         ready[uid] = Profile(source: Source(namespace: pod.metadata.namespace ?? "", service: pod.metadata.labels?["app"] ?? "unknown", hash: hash),
-                             errorRate: min(max(Double(a[Self.errorRate] ?? "") ?? 0, 0), 1), latency: latency)
+                             errorRate: min(max(Double(a[Self.errorRate] ?? "") ?? 0, 0), 1), latency: latency,
+                             labels: pod.metadata.labels ?? [:])
     }
 
     /// A relist: the pods that follow are all there is.
-    func reset() { ready = [:] }
+    func reset() {
+        ready = [:]
+        routedRates = nil
+    }
 
     func forget(_ pod: Pod) {
-        if let uid = pod.metadata.uid { ready[uid] = nil }
+        if let uid = pod.metadata.uid, ready.removeValue(forKey: uid) != nil, !routing.isEmpty { routedRates = nil }
     }
 
     /// One second of traffic.
     func tick(seconds: Double) {
-        for profile in ready.values {
-            let n = requestsPerPod * seconds
+        // Without routes (the scale benchmark) no routing work is done at all.
+        var routed: [String: Double] = [:]
+        if !routing.isEmpty {
+            if routedRates == nil {
+                routedRates = RoutingPlan.rates(table: routing, pods: ready.mapValues { RoutingPlan.PodInfo(namespace: $0.source.namespace, labels: $0.labels) },
+                                                requestsPerPod: requestsPerPod, taggedShare: taggedShare)
+            }
+            routed = routedRates ?? [:]
+        }
+        for (uid, profile) in ready {
+            let n = (routed[uid] ?? requestsPerPod) * seconds
             var c = counters[profile.source] ?? Counters()
             c.errors += n * profile.errorRate
             c.ok += n * (1 - profile.errorRate)

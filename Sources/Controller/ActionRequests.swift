@@ -40,7 +40,7 @@ extension Executor {
                                  name: name, answer: .service)]
         case .patchRoute(let ref, let ops):
             // The route may live in another namespace (Gateway API's `namespace`); its test op guards the version read.
-            return [WriteRequest(.jsonPatch(ops), ref.kind.resource, namespace: ref.namespace, name: ref.name)]
+            return [WriteRequest(.jsonPatch(ops), ref.kind.resource, namespace: ref.namespace, name: ref.name, answer: .route(ref.kind))]
         case .createAnalysisRun(let run):
             return [WriteRequest(.create(try JSONValue(encoding: run)), AnalysisRun.resource, namespace: ns, name: run.metadata.name,
                                  tolerated: .alreadyExists, answer: .analysisRun)]

@@ -1,5 +1,6 @@
 import AviaryAPI
 import Kube
+import Rollouts
 
 /// Which Rollouts look again when something in a cache changes: a pure
 /// mapping from a changed object to Rollout keys, given the Rollouts cache
@@ -37,6 +38,14 @@ struct ChangeKeys: Sendable {
     func service(_ svc: Service) -> [ObjectKey] {
         guard let name = svc.metadata.name else { return [] }
         return rollouts(.service(ObjectKey(namespace: svc.metadata.namespace ?? "", name: name))).map { ObjectKey($0.metadata) }
+    }
+
+    /// A route object changed (a VirtualService, DestinationRule or HTTPRoute):
+    /// every Rollout whose router names it looks again, so an edit of what a
+    /// router owns (a weight, a managed route) is put back.
+    func route(_ kind: RouteKind, _ meta: ObjectMeta) -> [ObjectKey] {
+        guard let name = meta.name else { return [] }
+        return rollouts(.route(RouteRef(kind, namespace: meta.namespace ?? "", name: name))).map { ObjectKey($0.metadata) }
     }
 
     /// Pods are read by a reconcile, never waited on: their ReplicaSet's

@@ -33,13 +33,16 @@ public struct Executor: Sendable {
         public var service: @Sendable (Service) -> Void
         public var rollout: @Sendable (Rollout) -> Void
         public var analysisRun: @Sendable (AnalysisRun) -> Void
+        public var route: @Sendable (RouteKind, RouteObject) -> Void
 
         public init(replicaSet: @escaping @Sendable (ReplicaSet) -> Void, service: @escaping @Sendable (Service) -> Void,
-                    rollout: @escaping @Sendable (Rollout) -> Void, analysisRun: @escaping @Sendable (AnalysisRun) -> Void) {
+                    rollout: @escaping @Sendable (Rollout) -> Void, analysisRun: @escaping @Sendable (AnalysisRun) -> Void,
+                    route: @escaping @Sendable (RouteKind, RouteObject) -> Void = { _, _ in }) {
             self.replicaSet = replicaSet
             self.service = service
             self.rollout = rollout
             self.analysisRun = analysisRun
+            self.route = route
         }
     }
 
@@ -72,6 +75,8 @@ public struct Executor: Sendable {
             response = try await client.send(request.method, request.path, body: body, contentType: contentType)
         } catch where request.tolerates(error) {
             return
+        } catch where request.failedTest(error) {
+            throw StaleWrite(path: request.path)
         }
         func decoded<T: Decodable>(_ type: T.Type) throws -> T {
             do {
@@ -85,6 +90,7 @@ public struct Executor: Sendable {
         case .service?: caches.service(try decoded(Service.self))
         case .rollout?: caches.rollout(try decoded(Rollout.self))
         case .analysisRun?: caches.analysisRun(try decoded(AnalysisRun.self))
+        case .route(let kind)?: caches.route(kind, try decoded(RouteObject.self))
         case nil: break
         }
     }

@@ -1,5 +1,6 @@
 import AviaryAPI
 import KubeAPI
+import Rollouts
 
 /// A secondary index of an informer cache: the ways a reconcile (or a change
 /// handler) finds objects without scanning them all. Each informer files its
@@ -15,6 +16,8 @@ public enum IndexKey: Hashable, Sendable {
     case orphan(namespace: String)
     /// Pods of one ReplicaSet, by the hash label they share with it.
     case podTemplateHash(namespace: String, hash: String)
+    /// Rollouts whose traffic router names this route object.
+    case route(RouteRef)
 }
 
 extension IndexKey {
@@ -29,11 +32,13 @@ extension IndexKey {
         return [.orphan(namespace: rs.metadata.namespace ?? "")]
     }
 
-    /// Rollouts: by namespace (for orphan adoption and templates) and by each
-    /// Service they name, so a change maps to its Rollouts without a scan.
+    /// Rollouts: by namespace (for orphan adoption and templates), by each
+    /// Service and each route object they name, so a change maps to its
+    /// Rollouts without a scan.
     @Sendable static func rollout(_ r: Rollout) -> [IndexKey] {
         let ns = r.metadata.namespace ?? ""
         return [.namespace(ns)] + RolloutController.serviceNames(r).map { .service(ObjectKey(namespace: ns, name: $0)) }
+            + RouteRef.named(by: r).map { .route($0) }
     }
 
     /// Pods: by namespace and pod-template hash.

@@ -62,6 +62,8 @@ public final class RolloutController: Sendable {
     /// Templates by namespace ("ns:<ns>"), and cluster-wide ones (none in namespaced mode).
     let templates: Informer<AnalysisTemplate>
     let clusterTemplates: Informer<AnalysisTemplate>?
+    /// VirtualServices, DestinationRules and HTTPRoutes, whole; each kind once the API serves it.
+    let routes: RouteInformers
     let runner: AnalysisRunController
     let queue = WorkQueue<ObjectKey>()
     let executor: Executor
@@ -73,7 +75,8 @@ public final class RolloutController: Sendable {
     let reporter: UndecodableReporter
     var caches: Executor.Caches {
         Executor.Caches(replicaSet: { [replicaSets] in replicaSets.store($0) }, service: { [services] in services.store($0) },
-                        rollout: { [rollouts] in rollouts.store($0) }, analysisRun: { [analysisRuns] in analysisRuns.store($0) })
+                        rollout: { [rollouts] in rollouts.store($0) }, analysisRun: { [analysisRuns] in analysisRuns.store($0) },
+                        route: { [routes] in routes.store($0, $1) })
     }
     /// Which Rollouts a change concerns, looked up in the Rollouts cache.
     var changeKeys: ChangeKeys {
@@ -105,6 +108,7 @@ public final class RolloutController: Sendable {
                                 index: IndexKey.analysisRun)
         templates = Informer(Reflector(client: client, resource: AnalysisTemplate.resource, namespace: ns), index: IndexKey.template)
         clusterTemplates = ns == nil ? Informer(Reflector(client: client, resource: AnalysisTemplate.clusterResource)) : nil
+        routes = RouteInformers(client: client, namespace: ns, logger: logger)
         executor = Executor(client: client, logger: logger, fence: fence, effects: sideEffects)
         reporter = UndecodableReporter(client: client, executor: executor, logger: logger)
         runner = AnalysisRunController(client: client, runs: analysisRuns, workers: options.analysisWorkers,
@@ -115,7 +119,7 @@ public final class RolloutController: Sendable {
     /// True once every cache has been filled (what /readyz reports).
     public var hasSynced: Bool {
         rollouts.hasSynced && replicaSets.hasSynced && services.hasSynced && pods.hasSynced && analysisRuns.hasSynced
-            && templates.hasSynced && (clusterTemplates?.hasSynced ?? true)
+            && templates.hasSynced && (clusterTemplates?.hasSynced ?? true) && routes.isReady
     }
 
     /// Runs informers at once (a follower keeps warm caches), and workers once
@@ -137,6 +141,7 @@ public final class RolloutController: Sendable {
         clusterTemplates?.onChange { [queue] old, new in
             (new ?? old).map { _ in keys.templates(namespace: nil) }?.forEach(queue.add)
         }
+        routes.onChange { [queue] kind, route in keys.route(kind, route.metadata).forEach(queue.add) }
         // Objects that do not decode: their Rollout looks again, to say so.
         rollouts.onUndecodable { [queue] u, deleted in keys.undecodableRollout(u, deleted: deleted).forEach(queue.add) }
         analysisRuns.onUndecodable { [queue, runner] u, deleted in
@@ -154,6 +159,7 @@ public final class RolloutController: Sendable {
             informers.addTask { await self.analysisRuns.run() }
             informers.addTask { await self.templates.run() }
             if let clusterTemplates { informers.addTask { await clusterTemplates.run() } }
+            informers.addTask { await self.routes.run() }
             if options.resync > 0 { informers.addTask { await self.resync(every: self.options.resync) } }
             try await withTaskCancellationHandler {
                 try await rollouts.waitForSync()
@@ -163,6 +169,7 @@ public final class RolloutController: Sendable {
                 try await analysisRuns.waitForSync()
                 try await templates.waitForSync()
                 try await clusterTemplates?.waitForSync()
+                try await routes.waitForSync()
                 logger.info("caches synced: \(rollouts.count) rollouts, \(replicaSets.count) replicasets, \(services.count) services")
                 try await leadership()
                 logger.info("reconciling with \(options.workers) workers and \(options.analysisWorkers) analysis workers")
@@ -213,6 +220,8 @@ public final class RolloutController: Sendable {
             return nil
         }
         if rollout.metadata.deletionTimestamp != nil { return nil }
+        // The route objects its router names; a kind still listing (just installed) is waited for.
+        guard let routeObjects = routes.objects(RouteRef.named(by: rollout)) else { return 2 }
         let ns = rollout.metadata.namespace
         let owned = replicaSets.byIndex(.controller(uid: uid))
         let orphans = replicaSets.byIndex(.orphan(namespace: ns ?? "")).filter { rollout.spec.selector?.matches($0.metadata.labels ?? [:]) == true }
@@ -241,7 +250,7 @@ public final class RolloutController: Sendable {
         let unreadableRuns = analysisRuns.allUndecodable().filter { IndexKey.controllerUID($0.metadata) == uid }
         let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, pods: rolloutPods,
                                analysisRuns: analysisRuns.byIndex(.controller(uid: uid)) + unreadableRuns.map(UndecodableReporter.standIn(for:)), templates: catalog,
-                               now: KubeTime.now())
+                               routes: routeObjects, now: KubeTime.now())
         let plan = RolloutPlanner.plan(view)
         try await executor.apply(plan, to: rollout, caches: caches)
         return plan.requeueAfter

@@ -180,8 +180,8 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
 
 extension WorkQueue {
     /// One worker: takes keys until shut down and reconciles each. A reconcile
-    /// returns when to look again; a failure backs off (a 409 quietly: the
-    /// next reconcile works from fresh state).
+    /// returns when to look again; a failure backs off (a 409 or a failed
+    /// JSON patch test quietly: the next reconcile works from fresh state).
     func work(logger: Logger, timer: Metrics.Timer, errors: Counter, _ reconcile: (Key) async throws -> Double?) async {
         while let key = await get() {
             let start = ContinuousClock.now
@@ -193,8 +193,8 @@ extension WorkQueue {
             } catch {
                 timer.record(duration: ContinuousClock.now - start)
                 errors.increment()
-                if let e = error as? KubeError, e.isConflict {
-                    logger.debug("\(key): conflict, retrying from fresh state")
+                if error.isStaleWrite {
+                    logger.debug("\(key): conflict, retrying from fresh state (\(error))")
                 } else {
                     logger.warning("\(key): reconcile failed: \(error)")
                 }

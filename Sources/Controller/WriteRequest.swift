@@ -1,5 +1,6 @@
 import Foundation
 import Kube
+import Rollouts
 
 /// One write to the API server, as a value: what the `Executor` sends for an
 /// action. Built by pure functions (`Executor.requests(for:namespace:)`), so
@@ -29,6 +30,8 @@ public struct WriteRequest: Sendable, Equatable {
     /// reconcile sees this write even before the watch reports it.
     public enum Answer: Sendable, Equatable {
         case replicaSet, service, rollout, analysisRun
+        /// A route object of this kind (kept whole).
+        case route(RouteKind)
     }
 
     public var verb: Verb
@@ -89,6 +92,36 @@ public struct WriteRequest: Sendable, Equatable {
         case nil: return false
         }
     }
+}
+
+extension WriteRequest {
+    /// Whether this failure is a JSON patch's `test` op that did not hold: the
+    /// object changed since it was read (the API server answers 422, not 409).
+    /// Like a 409, it means "plan again from fresh state", not a fault.
+    func failedTest(_ error: any Error) -> Bool {
+        guard case .jsonPatch(let ops) = verb, ops.contains(where: { $0.op == "test" }),
+              let e = error as? KubeError, e.code == 422 else { return false }
+        // A schema violation names the object and its fields ("VirtualService.networking.istio.io "web" is invalid: …").
+        // A patch that does not apply gets the generic answer (1.20: no details at all), or, where the server passes
+        // json-patch's error on, "testing value /metadata/resourceVersion failed: test failed".
+        let status = e.status
+        let message = status?.message ?? ""
+        let generic = message == "the server rejected our request due to an error in our request"
+            && status?.details?.name == nil && (status?.details?.causes ?? []).allSatisfy { $0.field == nil }
+        return generic || message.contains("test failed") || message.contains("testing value")
+    }
+}
+
+/// A write refused because what it was planned from is stale (a JSON patch's
+/// failed `test`): the reconcile is repeated from fresh state, quietly.
+public struct StaleWrite: Error, CustomStringConvertible {
+    public var path: String
+    public var description: String { "\(path) changed since it was read (a JSON patch test failed)" }
+}
+
+extension Error {
+    /// A 409 Conflict or a failed JSON patch test: retried from fresh state, not reported as a failure.
+    var isStaleWrite: Bool { (self as? KubeError)?.isConflict == true || self is StaleWrite }
 }
 
 extension WriteRequest.Verb {

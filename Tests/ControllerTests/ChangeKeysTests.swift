@@ -100,4 +100,38 @@ import Testing
         // Cluster-wide templates: any Rollout may name one.
         #expect(Set(k.templates(namespace: nil)) == [Self.key("web"), Self.key("api"), Self.key("web", "other")])
     }
+
+    /// Rollouts routed by Istio (a VirtualService and a DestinationRule) and by
+    /// Gateway API (Argo's plugin spelling, an HTTPRoute in another namespace).
+    static func routed() -> [Rollout] {
+        var istio = rollout("web", canary: ("web-canary", "web-stable"))
+        istio.spec.strategy?.canary?.trafficRouting = CanaryTrafficRouting(istio: IstioTrafficRouting(
+            virtualService: IstioVirtualService(name: "web-vs", routes: ["primary"]),
+            destinationRule: IstioDestinationRule(name: "web-dr", canarySubsetName: "canary", stableSubsetName: "stable")))
+        var shared = rollout("api", app: "api", canary: ("api-canary", "api-stable"))
+        shared.spec.strategy?.canary?.trafficRouting = CanaryTrafficRouting(istio: IstioTrafficRouting(
+            virtualServices: [IstioVirtualService(name: "web-vs"), IstioVirtualService(name: "api-vs")]))
+        var gateway = rollout("shop", app: "shop", canary: ("shop-canary", "shop-stable"))
+        var routing = CanaryTrafficRouting()
+        routing.plugins = [CanaryTrafficRouting.gatewayAPIPlugin: ["httpRoute": "shop", "namespace": "gateways"]]
+        gateway.spec.strategy?.canary?.trafficRouting = routing
+        return [istio, shared, gateway]
+    }
+
+    @Test func aRouteObjectEnqueuesEveryRolloutWhoseRouterNamesIt() {
+        let k = Self.keys(Self.routed())
+        func meta(_ name: String?, _ ns: String = "ns") -> ObjectMeta { ObjectMeta(name: name, namespace: ns) }
+        // A drift fix starts here: an edited VirtualService brings back every Rollout that writes to it.
+        #expect(Set(k.route(.virtualService, meta("web-vs"))) == [Self.key("web"), Self.key("api")])
+        #expect(k.route(.virtualService, meta("api-vs")) == [Self.key("api")])
+        #expect(k.route(.destinationRule, meta("web-dr")) == [Self.key("web")])
+        // The HTTPRoute lives in the namespace the plugin config names, not the Rollout's.
+        #expect(k.route(.httpRoute, meta("shop", "gateways")) == [Self.key("shop")])
+        #expect(k.route(.httpRoute, meta("shop")) == [])
+        // Same name, other kind or namespace: none of theirs.
+        #expect(k.route(.destinationRule, meta("web-vs")) == [])
+        #expect(k.route(.httpRoute, meta("web-vs")) == [])
+        #expect(k.route(.virtualService, meta("web-vs", "other")) == [])
+        #expect(k.route(.virtualService, meta(nil)) == [])
+    }
 }

@@ -40,10 +40,12 @@ import Testing
     }
 
     /// A namespace with the example analysis canary, deployed and Healthy at 1.0.
-    func start(_ prefix: String, templates: [JSONValue]? = nil, rollout edit: (JSONValue) -> JSONValue = { $0 }) async throws -> Setup {
+    func start(_ prefix: String, templates: [JSONValue]? = nil, rollout edit: (JSONValue) -> JSONValue = { $0 },
+               before: (KubeClient, String) async throws -> Void = { _, _ in }) async throws -> Setup {
         try await TestCluster.installCRDs()
         let client = try TestCluster.client()
         let ns = try await TestCluster.namespace(prefix, client: client)
+        try await before(client, ns)
         let prometheus = try Self.prometheusURL
         for t in try templates ?? Self.templates(prometheus: prometheus) {
             let _: JSONValue = try await client.create(AnalysisTemplate.resource, t, namespace: ns)

@@ -26,7 +26,7 @@ import Testing
         let docs = try InstallManifest.documents("deploy/install.yaml").filter { $0.kind != "PodDisruptionBudget" }
         let file = try InstallManifest.temporaryFile(docs)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try await InstallLock.shared.run { try await TestCluster.kubectl("apply", "-f", file) }
+        _ = try await InstallLock.shared.run { try await TestCluster.kubectl("apply", "-f", file) }
     }
 
     /// The binary under test: the release build when scripts/test.sh made one.

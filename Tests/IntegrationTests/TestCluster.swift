@@ -102,6 +102,16 @@ extension TestCluster {
         }
     }
 
+    /// Applies the test's route CRDs (VirtualService, DestinationRule, HTTPRoute: Fixtures/route-crds.yaml;
+    /// the local control plane has no mesh or gateway), once per test run, and waits until the API serves them.
+    static func installRouteCRDs() async throws {
+        try await routeCRDInstall.once {
+            try await kubectl("apply", "-f", repoRoot + "/Tests/IntegrationTests/Fixtures/route-crds.yaml")
+            try await kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/virtualservices.networking.istio.io",
+                              "crd/destinationrules.networking.istio.io", "crd/httproutes.gateway.networking.k8s.io")
+        }
+    }
+
     /// The documents of a file under examples/.
     static func example(_ name: String) throws -> [JSONValue] {
         let text = try String(contentsOfFile: repoRoot + "/examples/" + name, encoding: .utf8)
@@ -110,6 +120,7 @@ extension TestCluster {
 }
 
 private let crdInstall = Once()
+private let routeCRDInstall = Once()
 
 /// Work done once however many tests ask at the same time; a failure lets the next caller try again.
 actor Once {

@@ -84,6 +84,11 @@ extension TestCluster {
     /// Runs kubectl against this run's cluster; throws with its stderr on failure.
     @discardableResult
     static func kubectl(_ args: String...) async throws -> String {
+        try await kubectl(args)
+    }
+
+    @discardableResult
+    static func kubectl(_ args: [String]) async throws -> String {
         var env = ProcessInfo.processInfo.environment
         env["KUBECONFIG"] = try kubeconfigPath
         let run = try await runProcess("/usr/bin/env", ["kubectl"] + args, environment: env)
@@ -97,8 +102,8 @@ extension TestCluster {
     static func installCRDs() async throws {
         try await crdInstall.once {
             try await kubectl("apply", "-f", repoRoot + "/crds/")
-            try await kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rollouts.aviary.dev", "crd/analysistemplates.aviary.dev",
-                              "crd/clusteranalysistemplates.aviary.dev", "crd/analysisruns.aviary.dev")
+            try await waitEstablished(["crd/rollouts.aviary.dev", "crd/analysistemplates.aviary.dev",
+                                       "crd/clusteranalysistemplates.aviary.dev", "crd/analysisruns.aviary.dev"])
         }
     }
 
@@ -107,8 +112,23 @@ extension TestCluster {
     static func installRouteCRDs() async throws {
         try await routeCRDInstall.once {
             try await kubectl("apply", "-f", repoRoot + "/Tests/IntegrationTests/Fixtures/route-crds.yaml")
-            try await kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/virtualservices.networking.istio.io",
-                              "crd/destinationrules.networking.istio.io", "crd/httproutes.gateway.networking.k8s.io")
+            try await waitEstablished(["crd/virtualservices.networking.istio.io", "crd/destinationrules.networking.istio.io",
+                                       "crd/httproutes.gateway.networking.k8s.io"])
+        }
+    }
+
+    /// `kubectl wait --for=condition=Established`, again while the API server has
+    /// not yet given a new CRD any conditions: kubectl 1.20 then fails at once
+    /// (".status.conditions accessor error: <nil>") instead of waiting.
+    static func waitEstablished(_ crds: [String], timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                try await kubectl(["wait", "--for=condition=Established", "--timeout=30s"] + crds)
+                return
+            } catch let error as KubeError where ContinuousClock.now < deadline && "\(error)".contains("accessor error") {
+                try await Task.sleep(for: .milliseconds(250))
+            }
         }
     }
 

@@ -281,7 +281,7 @@ import Testing
     }
 
     /// A namespace with the two Services, the router's object, and the Rollout, Healthy at web:1.0.
-    func start(_ prefix: String, _ router: Router) async throws -> Setup {
+    func start(_ prefix: String, _ router: Router, rollout: String? = nil) async throws -> Setup {
         try await TestCluster.installCRDs()
         try await TestCluster.installRouteCRDs()
         let client = try TestCluster.client()
@@ -294,7 +294,7 @@ import Testing
                 let _: JSONValue = try await client.create(resource, doc, namespace: ns)
             }
         }
-        for doc in try JSONValue.documents(fromYAML: Self.rollout(routing: router.routing)) {
+        for doc in try JSONValue.documents(fromYAML: rollout ?? Self.rollout(routing: router.routing)) {
             let _: JSONValue = try await client.create(Rollout.resource, doc, namespace: ns)
         }
         let controller = try ControllerProcess(namespace: ns)
@@ -361,6 +361,69 @@ import Testing
 
         let violations = await routes.stop()
         #expect(violations.isEmpty, "weight sent to a canary without available pods: \(violations.prefix(5))")
+        await s.e2e.finish()
+    }
+
+    /// A header route for testers during the first steps, then removed; then
+    /// an abort rolls the weight back gradually: 50 → 10 → 0, each held 3 s.
+    @Test func istioHeaderRouteThenAGradualRollback() async throws {
+        var rollout = Self.rollout(routing: """
+            istio:
+              virtualService: {name: web, routes: [primary]}
+            managedRoutes: [{name: testers}]
+            """)
+        rollout = rollout.replacingOccurrences(of: """
+                      steps:
+                        - setWeight: 20
+                        - pause: {}
+                        - setWeight: 50
+                        - pause: {}
+                """, with: """
+                      abortStrategy: {gradual: {steps: [10, 0], interval: 3s}}
+                      abortScaleDownDelaySeconds: 2
+                      steps:
+                        - setWeight: 20
+                        - setHeaderRoute: {name: testers, match: [{headerName: X-Canary, headerValue: {exact: "true"}}]}
+                        - pause: {}
+                        - setHeaderRoute: {name: testers}
+                        - setWeight: 50
+                        - pause: {}
+                """)
+        #expect(rollout.contains("setHeaderRoute"), "the steps were replaced")
+        let s = try await start("istio-header", Self.istio, rollout: rollout)
+        let p = s.probe
+        func names() async throws -> [String] { Self.items(try await s.route()["spec"]?["http"]).compactMap { $0["name"]?.stringValue } }
+
+        try await p.setImage("registry.example/web:2.0")
+        try await p.wait("the pause after the header route") { $0.status?.currentStepIndex == 2 && $0.status?.phase == .Paused }
+        try await eventually("the header route on top") { try await names() == ["testers", "primary", "admin"] }
+        let header = Self.items(try await s.route()["spec"]?["http"]).first
+        #expect(header?["match"] == [["headers": ["X-Canary": ["exact": "true"]]]])
+        #expect(Self.items(header?["route"]).first?["destination"]?["host"] == "web-canary")
+        #expect(try await s.weights() == Split(80, 20))
+        #expect(try await p.rollout().status?.canary?.managedRoutes == ["testers"])
+
+        try await p.promote()
+        try await p.wait("the second pause") { $0.status?.currentStepIndex == 5 && $0.status?.phase == .Paused }
+        try await eventually("the header route gone, 50/50") {
+            let gone = try await names() == ["primary", "admin"]
+            let weights = try await s.weights()
+            return gone && weights == Split(50, 50)
+        }
+
+        // Abort: the weight comes back through 10 before 0, each step held for the interval.
+        let abortedAt = ContinuousClock.now
+        try await p.abort()
+        var seen: [Int] = []
+        try await eventually("the rollback at 0", timeout: .seconds(40)) {
+            if let w = try await s.weights()?.canary, seen.last != w { seen.append(w) }
+            return seen.last == 0
+        }
+        #expect(seen.contains(10), "the canary passed through weight 10: \(seen)")
+        #expect(seen.allSatisfy { [50, 10, 0].contains($0) }, "only the configured weights: \(seen)")
+        #expect(ContinuousClock.now - abortedAt >= .seconds(5), "two intervals of 3 s")
+        #expect(try await p.events().contains { $0.reason == "RolloutRollingBack" })
+        try await eventually("the canary scaled down after abortScaleDownDelaySeconds", timeout: .seconds(30)) { try await s.sizes().canary == 0 }
         await s.e2e.finish()
     }
 

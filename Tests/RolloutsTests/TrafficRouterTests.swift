@@ -305,4 +305,26 @@ import Testing
         let after = try #require(w.routes[Self.httpRouteRef]?["spec"]?["rules"]?.item(0)?["backendRefs"]?.arrayValue)
         #expect(after.map { $0["weight"]?.intValue } == [100, 0])
     }
+
+    /// Argo's `name.<namespace>`: another namespace's VirtualService is
+    /// written only when that namespace allows this Rollout's, by annotation.
+    @Test func aVirtualServiceInAnotherNamespaceNeedsItsOwnersLeave() throws {
+        var w = World(replicas: 4, steps: [.weight(25), .pause()])
+        w.rollout.spec.strategy?.canary?.trafficRouting = CanaryTrafficRouting(istio: IstioTrafficRouting(
+            virtualService: IstioVirtualService(name: "web.mesh", routes: ["primary"])))
+        let ref = RouteRef(.virtualService, namespace: "mesh", name: "web")
+        #expect(RouteRef.named(by: w.rollout) == [ref])
+        w.routes[ref] = Self.virtualService()
+        w.reconcile()
+        #expect(w.status.condition(.InvalidSpec)?.message == "spec.strategy.canary.trafficRouting.istio.virtualService.name: VirtualService \"web\" is in namespace mesh, which does not allow Rollouts from default; its owners can add the annotation aviary.dev/allow-rollouts-from: \"default\" to it")
+        #expect(w.replicaSets.isEmpty)
+
+        w.routes[ref] = Self.virtualService().setting(["metadata", "annotations"], to: [allowRolloutsFromAnnotation: "payments, default"])
+        w.settle()
+        w.setImage("web:2")
+        w.settle()
+        #expect(w.status.condition(.InvalidSpec) == nil)
+        let route = try #require(w.routes[ref]?["spec"]?["http"]?.item(0)?["route"]?.arrayValue)
+        #expect(route.map { $0["weight"]?.intValue } == [75, 25])
+    }
 }

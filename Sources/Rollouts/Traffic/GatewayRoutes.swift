@@ -33,15 +33,15 @@ struct GatewayRoutes: RouteWriter {
         if canaryService == nil || stableService == nil {
             out.append("\(at): the Gateway API router needs spec.strategy.canary.canaryService and stableService")
         }
-        if let ns = gateway.namespace, ns != namespace {
-            out.append("\(at).namespace: \"\(ns)\" is another namespace; aviary writes routes only in the Rollout's own namespace (\(namespace))")
-            return out
-        }
         if gateway.allHTTPRoutes.isEmpty { out.append("\(at).httpRoute: required") }
         if gateway.grpcRoute != nil { out.append("\(at).grpcRoute: not supported by aviary yet; use httpRoute") }
         for route in gateway.allHTTPRoutes {
             guard let object = view.routes[ref(route)] else {
                 out.append("\(at).httpRoute: HTTPRoute \"\(route.name)\" not found in namespace \(gateway.namespace ?? namespace)")
+                continue
+            }
+            if let grant = ref(route).grantProblem(object, rolloutNamespace: namespace) {
+                out.append("\(at).namespace: \(grant)")
                 continue
             }
             if weightedRules(object).isEmpty {
@@ -63,7 +63,7 @@ struct GatewayRoutes: RouteWriter {
 
     func patches(weight: Int, target: TrafficTarget, hashes: RouteHashes, _ view: RolloutView) -> [(RouteRef, [JSONPatchOperation])] {
         gateway.allHTTPRoutes.compactMap { route in
-            guard let object = view.routes[ref(route)] else { return nil }
+            guard let object = view.routes[ref(route)], ref(route).grantProblem(object, rolloutNamespace: namespace) == nil else { return nil }
             var ops: [JSONPatchOperation] = []
             for (i, c, s) in weightedRules(object) {
                 let refs = object["spec"]?["rules"]?.item(i)?["backendRefs"]

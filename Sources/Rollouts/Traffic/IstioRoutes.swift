@@ -21,7 +21,8 @@ struct IstioRoutes: RouteWriter {
         return "Istio VirtualService \(names)" + (istio.destinationRule.map { " (subsets of DestinationRule \($0.name))" } ?? "")
     }
 
-    func ref(_ vs: IstioVirtualService) -> RouteRef { RouteRef(.virtualService, namespace: namespace, name: vs.name) }
+    func ref(_ vs: IstioVirtualService) -> RouteRef { RouteRef.istio(.virtualService, vs.name, rolloutNamespace: namespace) }
+    func ref(_ rule: IstioDestinationRule) -> RouteRef { RouteRef.istio(.destinationRule, rule.name, rolloutNamespace: namespace) }
 
     // MARK: which destination is which
 
@@ -66,28 +67,29 @@ struct IstioRoutes: RouteWriter {
         }
         if vss.isEmpty { out.append("\(Self.at).virtualService: required") }
         if let rule = istio.destinationRule {
-            if rule.name.contains(".") {
-                out.append("\(Self.at).destinationRule.name: \"\(rule.name)\" names another namespace; aviary routes only in the Rollout's own namespace")
-            } else if let object = view.routes[RouteRef(.destinationRule, namespace: namespace, name: rule.name)] {
+            if let object = view.routes[ref(rule)] {
+                if let grant = ref(rule).grantProblem(object, rolloutNamespace: namespace) {
+                    out.append("\(Self.at).destinationRule.name: \(grant)")
+                }
                 let subsets = (object["spec"]?["subsets"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
                 for (field, name) in [("canarySubsetName", rule.canarySubsetName), ("stableSubsetName", rule.stableSubsetName)]
                     where !subsets.contains(name) {
                     out.append("\(Self.at).destinationRule.\(field): subset \"\(name)\" is not in DestinationRule \"\(rule.name)\"")
                 }
             } else {
-                out.append("\(Self.at).destinationRule.name: DestinationRule \"\(rule.name)\" not found in namespace \(namespace)")
+                out.append("\(Self.at).destinationRule.name: DestinationRule \"\(ref(rule).name)\" not found in namespace \(ref(rule).namespace)")
             }
         } else if canaryService == nil || stableService == nil {
             out.append("\(Self.at): host-level routing needs spec.strategy.canary.canaryService and stableService (or a destinationRule)")
         }
         for (k, vs) in vss.enumerated() {
             let at = istio.virtualServices == nil ? "\(Self.at).virtualService" : "\(Self.at).virtualServices[\(k)]"
-            if vs.name.contains(".") {
-                out.append("\(at).name: \"\(vs.name)\" names another namespace; aviary routes only in the Rollout's own namespace")
+            guard let object = view.routes[ref(vs)] else {
+                out.append("\(at).name: VirtualService \"\(ref(vs).name)\" not found in namespace \(ref(vs).namespace)")
                 continue
             }
-            guard let object = view.routes[ref(vs)] else {
-                out.append("\(at).name: VirtualService \"\(vs.name)\" not found in namespace \(namespace)")
+            if let grant = ref(vs).grantProblem(object, rolloutNamespace: namespace) {
+                out.append("\(at).name: \(grant)")
                 continue
             }
             let http = object["spec"]?["http"]?.arrayValue ?? []
@@ -154,13 +156,13 @@ struct IstioRoutes: RouteWriter {
     func patches(weight: Int, target: TrafficTarget, hashes: RouteHashes, _ view: RolloutView) -> [(RouteRef, [JSONPatchOperation])] {
         var out: [(RouteRef, [JSONPatchOperation])] = []
         for vs in istio.allVirtualServices {
-            guard let object = view.routes[ref(vs)] else { continue }
+            guard let object = view.routes[ref(vs)], ref(vs).grantProblem(object, rolloutNamespace: namespace) == nil else { continue }
             let ops = virtualServiceOps(vs, object, weight: weight, target: target)
             if !ops.isEmpty { out.append((ref(vs), patch(object, ops))) }
         }
         if let rule = istio.destinationRule {
-            let r = RouteRef(.destinationRule, namespace: namespace, name: rule.name)
-            if let object = view.routes[r] {
+            let r = ref(rule)
+            if let object = view.routes[r], r.grantProblem(object, rolloutNamespace: namespace) == nil {
                 let ops = subsetOps(rule, object, hashes: hashes)
                 if !ops.isEmpty { out.append((r, patch(object, ops))) }
             }

@@ -327,4 +327,66 @@ import Testing
         let route = try #require(w.routes[ref]?["spec"]?["http"]?.item(0)?["route"]?.arrayValue)
         #expect(route.map { $0["weight"]?.intValue } == [75, 25])
     }
+
+    static func gatewayWorld(_ steps: [CanaryStep], managed: [String]) -> World {
+        var w = World(replicas: 4, steps: steps)
+        var routing = CanaryTrafficRouting()
+        routing.plugins = [CanaryTrafficRouting.gatewayAPIPlugin: ["httpRoute": "web"]]
+        routing.managedRoutes = managed.map(ManagedRoute.init)
+        w.rollout.spec.strategy?.canary?.trafficRouting = routing
+        w.routes[httpRouteRef] = [
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": ["name": "web", "namespace": "default", "resourceVersion": "1"],
+            "spec": ["rules": [
+                ["matches": [["path": ["type": "PathPrefix", "value": "/"]]],
+                 "backendRefs": [["name": "web-stable", "port": 80, "weight": 100], ["name": "web-canary", "port": 80, "weight": 0]]],
+                ["matches": [["path": ["type": "PathPrefix", "value": "/static"]]], "backendRefs": [["name": "static", "port": 80]]],
+            ]]]
+        w.settle()
+        return w
+    }
+
+    /// Gateway API header routes: a rule per weighted rule, the header merged
+    /// into its matches, the canary its only backend, marked as aviary's.
+    @Test func gatewayAPIHeaderRoutesAreRulesAviaryKnowsAgain() throws {
+        let header = SetHeaderRoute(name: "testers", match: [HeaderRoutingMatch(headerName: "X-Canary", headerValue: StringMatch(prefix: "yes."))])
+        var w = Self.gatewayWorld([.weight(25), .setHeaderRoute(header), .pause(), .setHeaderRoute(SetHeaderRoute(name: "testers")), .pause()],
+                                  managed: ["testers"])
+        w.setImage("web:2")
+        w.settle()
+        var rules = try #require(w.routes[Self.httpRouteRef]?["spec"]?["rules"]?.arrayValue)
+        #expect(rules.count == 3)
+        #expect(rules[0]["matches"] == [["path": ["type": "PathPrefix", "value": "/"],
+                                         "headers": [["type": "RegularExpression", "name": "X-Canary", "value": "yes\\..*"]]]])
+        #expect(rules[0]["backendRefs"] == [["name": "web-canary", "port": 80]])
+        #expect(GatewayRoutes.managedName(rules[0]) == "testers")
+        let weighted: [Int?] = (rules[1]["backendRefs"]?.arrayValue ?? []).map { $0["weight"]?.intValue }
+        #expect(weighted == [75, 25])
+        // The API server fills in defaults; the rule is still known, and nothing is rewritten.
+        w.routes[Self.httpRouteRef] = w.routes[Self.httpRouteRef]?.setting(["spec", "rules"], to: .array(
+            [rules[0].setting(["backendRefs"], to: [["group": "", "kind": "Service", "name": "web-canary", "port": 80, "weight": 1]])] + rules.dropFirst()))
+        let quiet = w.reconcile()
+        #expect(!quiet.actions.contains { if case .patchRoute = $0 { true } else { false } })
+
+        w.rollout.status?.pauseConditions = nil
+        w.settle()
+        rules = try #require(w.routes[Self.httpRouteRef]?["spec"]?["rules"]?.arrayValue)
+        #expect(rules.count == 2)
+        #expect(rules.allSatisfy { GatewayRoutes.managedName($0) == nil })
+    }
+
+    @Test func gatewayAPIMirrorRouteIsACopyWithARequestMirror() throws {
+        let mirror = SetMirrorRoute(name: "shadow", percentage: 40, match: [RouteMatch(path: StringMatch(prefix: "/api"))])
+        var w = Self.gatewayWorld([.weight(25), .setMirrorRoute(mirror), .pause()], managed: ["shadow"])
+        w.setImage("web:2")
+        w.settle()
+        let rules = try #require(w.routes[Self.httpRouteRef]?["spec"]?["rules"]?.arrayValue)
+        #expect(rules.count == 3)
+        #expect(rules[0]["matches"] == [["path": ["type": "PathPrefix", "value": "/api"]]])
+        let filters = rules[0]["filters"]?.arrayValue ?? []
+        #expect(filters.first == ["type": "RequestMirror", "requestMirror": ["backendRef": ["name": "web-canary", "port": 80], "percent": 40]])
+        let copied: [Int?] = (rules[0]["backendRefs"]?.arrayValue ?? []).map { $0["weight"]?.intValue }
+        #expect(copied == [75, 25], "the copy keeps the weights")
+        #expect(w.status.canary?.weights?.canary.weight == 25)
+    }
 }

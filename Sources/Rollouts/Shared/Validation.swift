@@ -193,9 +193,6 @@ public enum Validation {
         guard let routing = canary.trafficRouting else {
             return ["\(at): needs a traffic router (spec.strategy.canary.trafficRouting)"]
         }
-        if routing.istio == nil {
-            return ["\(at): header and mirror routes need the istio router; aviary does not write them through the Gateway API yet"]
-        }
         guard routing.managedRoutes?.contains(where: { $0.name == name }) == true else {
             return ["\(at).name: \"\(name)\" is not in spec.strategy.canary.trafficRouting.managedRoutes"]
         }

@@ -427,6 +427,51 @@ import Testing
         await s.e2e.finish()
     }
 
+    /// Through the Gateway API a header route is a rule of its own, marked as
+    /// Aviary's; the API server's defaults on it never make the controller rewrite it.
+    @Test func gatewayAPIHeaderRouteDuringTheStepsAndGoneAfter() async throws {
+        var rollout = Self.rollout(routing: """
+            plugins:
+              argoproj-labs/gatewayAPI: {httpRoute: web}
+            managedRoutes: [{name: testers}]
+            """)
+        rollout = rollout.replacingOccurrences(of: """
+                      steps:
+                        - setWeight: 20
+                        - pause: {}
+                """, with: """
+                      steps:
+                        - setWeight: 20
+                        - setHeaderRoute: {name: testers, match: [{headerName: X-Canary, headerValue: {exact: "true"}}]}
+                        - pause: {}
+                        - setHeaderRoute: {name: testers}
+                """)
+        #expect(rollout.contains("setHeaderRoute"), "the steps were replaced")
+        let s = try await start("gateway-header", Self.gatewayAPI, rollout: rollout)
+        let p = s.probe
+        func rules() async throws -> [JSONValue] { Self.items(try await s.route()["spec"]?["rules"]) }
+
+        try await p.setImage("registry.example/web:2.0")
+        try await p.wait("the pause after the header route") { $0.status?.currentStepIndex == 2 && $0.status?.phase == .Paused }
+        try await eventually("the header rule added") { try await rules().count == 3 }
+        let added = try await rules()[0]
+        #expect(RouteRef.managedRouteName(ofGatewayRule: added) == "testers")
+        #expect(Self.items(added["backendRefs"]).map { $0["name"]?.stringValue } == ["web-canary"])
+        let headers = Self.items(Self.items(added["matches"]).first?["headers"])
+        #expect(headers.contains { $0["name"] == "X-Canary" && $0["value"] == "true" })
+        // The server filled in defaults; a few reconciles later nothing has been rewritten.
+        let version = try await s.route()["metadata"]?["resourceVersion"]
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await s.route()["metadata"]?["resourceVersion"] == version, "no rewrite of the defaulted rule")
+        #expect(try await !p.events().contains { $0.reason == "TrafficRouteRestored" })
+
+        try await p.promote()
+        try await p.wait("the second pause") { $0.status?.currentStepIndex == 5 && $0.status?.phase == .Paused }
+        try await eventually("the header rule gone") { try await rules().count == 2 }
+        #expect(try await rules().allSatisfy { RouteRef.managedRouteName(ofGatewayRule: $0) == nil })
+        await s.e2e.finish()
+    }
+
     @Test func istioHostLevelWalksTheWeightsAndPutsBackAHandEdit() async throws {
         try await walk("istio", Self.istio)
     }

@@ -191,3 +191,8 @@ struct GatewayRoutes: RouteWriter {
         }
     }
 }
+
+extension RouteRef {
+    /// The managed route an HTTPRoute rule belongs to (its `X-Aviary-Route` marker), for `get` and tests.
+    public static func managedRouteName(ofGatewayRule rule: JSONValue) -> String? { GatewayRoutes.managedName(rule) }
+}

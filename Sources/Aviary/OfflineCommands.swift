@@ -11,6 +11,8 @@ import Rollouts
 struct Manifests {
     var rollouts: [Rollout] = []
     var templates = TemplateCatalog()
+    /// VirtualServices, DestinationRules and HTTPRoutes in the file, for the router's checks.
+    var routes: [RouteRef: JSONValue] = [:]
     var problems: [String] = []
 
     init(file: String) throws {
@@ -28,6 +30,10 @@ struct Manifests {
                 case "Rollout": rollouts.append(try JSONDecoder().decode(Rollout.self, from: data))
                 case "AnalysisTemplate": templates.namespaced[name] = try JSONDecoder().decode(AnalysisTemplate.self, from: data)
                 case "ClusterAnalysisTemplate": templates.cluster[name] = try JSONDecoder().decode(AnalysisTemplate.self, from: data)
+                case "VirtualService", "DestinationRule", "HTTPRoute":
+                    guard let k = RouteKind(rawValue: kind) else { continue }
+                    // Applied without a namespace, it lands in the same one as the Rollout.
+                    routes[RouteRef(k, namespace: doc["metadata"]?["namespace"]?.stringValue ?? "default", name: name)] = doc
                 default: continue
                 }
             } catch {
@@ -37,14 +43,21 @@ struct Manifests {
     }
 }
 
-/// `aviary lint -f FILE`: the controller's own validation, offline.
-struct Lint: ParsableCommand {
+/// `aviary lint -f FILE`: the controller's own validation, offline; with
+/// `--cluster`, the route objects a Rollout names are read from the cluster
+/// where the file does not hold them.
+struct Lint: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check Rollouts and AnalysisTemplates in a file, as the controller would.")
 
     @Option(name: .shortAndLong, help: "A manifest file (several documents allowed).")
     var file: String
 
-    func run() throws {
+    @Flag(help: "Also check the VirtualService, DestinationRule or HTTPRoute each Rollout names, read from the cluster when the file does not hold it.")
+    var cluster = false
+
+    @OptionGroup var clusterOptions: ClusterOptions
+
+    func run() async throws {
         let m = try Manifests(file: file)
         var problems = m.problems
         for (name, template) in (m.templates.namespaced.map { ("AnalysisTemplate \($0.key)", $0.value) } + m.templates.cluster.map { ("ClusterAnalysisTemplate \($0.key)", $0.value) }) {
@@ -57,9 +70,24 @@ struct Lint: ParsableCommand {
         for var r in m.rollouts {
             // Applied without a namespace, it lands in one: fieldRefs to it resolve.
             if r.metadata.namespace == nil { r.metadata.namespace = "default" }
-            for p in Validation.problems(r, services: nil, templates: usesOnlyLocal ? m.templates : nil) {
-                problems.append("Rollout \(r.metadata.name ?? ""): \(p)")
+            var found = Validation.problems(r, services: nil, templates: usesOnlyLocal ? m.templates : nil)
+            let named = RouteRef.named(by: r)
+            if found.isEmpty, !named.isEmpty {
+                var routes = m.routes.filter { named.contains($0.key) }
+                if cluster {
+                    let client = try clusterOptions.client()
+                    for ref in named where routes[ref] == nil {
+                        do {
+                            routes[ref] = try await client.get(ref.kind.resource, ref.name, namespace: ref.namespace) as JSONValue
+                        } catch let e as KubeError where e.isNotFound {
+                            continue  // the router's check says it is missing, naming the field
+                        }
+                    }
+                }
+                // Offline, objects the file does not hold are not checked (they live in the cluster).
+                if cluster || named.allSatisfy({ routes[$0] != nil }) { found += RouteCheck.problems(r, routes: routes) }
             }
+            for p in found { problems.append("Rollout \(r.metadata.name ?? ""): \(p)") }
         }
         for p in problems.sorted() { print("\(file): \(p)") }
         if problems.isEmpty {

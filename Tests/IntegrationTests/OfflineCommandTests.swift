@@ -47,6 +47,35 @@ import Testing
         }
     }
 
+    /// lint checks a Rollout's route objects as the controller would: those in
+    /// the file offline, and with --cluster those it names in the cluster.
+    @Test func lintChecksTheRouteObjectsInTheFileAndWithClusterInTheCluster() async throws {
+        let text = try String(contentsOfFile: TestCluster.repoRoot + "/examples/istio-rollout.yaml", encoding: .utf8)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aviary-lint-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let badRoute = dir.appendingPathComponent("bad-route.yaml").path
+        try text.replacingOccurrences(of: "routes: [primary]", with: "routes: [nope]").write(toFile: badRoute, atomically: true, encoding: .utf8)
+        let (status, output) = try await aviary("lint", "-f", badRoute)
+        #expect(status == 1)
+        #expect(output.contains(#"spec.strategy.canary.trafficRouting.istio.virtualService.routes[0]: HTTP route "nope" is not in VirtualService "web""#), "\(output)")
+
+        // Only the Rollout: offline its VirtualService is not checked; against the cluster it is missing.
+        let rolloutOnly = dir.appendingPathComponent("rollout.yaml").path
+        try text.components(separatedBy: "\n---\n").filter { $0.contains("kind: Rollout") }.joined(separator: "\n---\n")
+            .write(toFile: rolloutOnly, atomically: true, encoding: .utf8)
+        #expect(try await aviary("lint", "-f", rolloutOnly).status == 0)
+        try await TestCluster.installRouteCRDs()
+        let ns = try await TestCluster.namespace("lint", client: try TestCluster.client())
+        let manifest = rolloutOnly.replacingOccurrences(of: "rollout.yaml", with: "rollout-ns.yaml")
+        try String(contentsOfFile: rolloutOnly, encoding: .utf8).replacingOccurrences(of: "kind: Rollout\nmetadata:\n  name: web\n", with: "kind: Rollout\nmetadata:\n  name: web\n  namespace: \(ns)\n")
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        let missing = try await aviary("lint", "--cluster", "--kubeconfig", try TestCluster.kubeconfigPath, "-f", manifest)
+        #expect(missing.status == 1)
+        #expect(missing.output.contains(#"VirtualService "web" not found in namespace \#(ns)"#), "\(missing.output)")
+        await TestCluster.deleteNamespace(ns, client: try TestCluster.client())
+    }
+
     @Test(arguments: ["bash", "zsh", "fish"])
     func completionScriptsForEveryShell(shell: String) async throws {
         let (status, output) = try await aviary("--generate-completion-script", shell)

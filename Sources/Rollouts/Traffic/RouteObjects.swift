@@ -72,3 +72,13 @@ extension RouteRef {
             + "its owners can add the annotation \(allowRolloutsFromAnnotation): \"\(rolloutNamespace)\" to it"
     }
 }
+
+/// The router's checks of the objects a Rollout names, for `aviary lint`:
+/// the same messages the controller puts in an InvalidSpec.
+public enum RouteCheck {
+    public static func problems(_ rollout: Rollout, routes: [RouteRef: JSONValue]) -> [String] {
+        guard let canary = rollout.spec.strategy?.canary, canary.trafficRouting != nil else { return [] }
+        let planner = CanaryPlanner(strategy: canary, replicas: rollout.spec.effectiveReplicas, namespace: rollout.metadata.namespace ?? "")
+        return planner.problems(RolloutView(rollout: rollout, replicaSets: [], services: [:], routes: routes, now: KubeTime(secondsSinceEpoch: 0)))
+    }
+}

@@ -472,6 +472,48 @@ import Testing
         await s.e2e.finish()
     }
 
+    /// A mirror route: a copy of the weighted route, on top, mirroring half
+    /// of the matching requests to the canary; gone once the update is promoted.
+    @Test func istioMirrorRouteDuringTheStepsAndGoneAfterPromotion() async throws {
+        var rollout = Self.rollout(routing: """
+            istio:
+              virtualService: {name: web, routes: [primary]}
+            managedRoutes: [{name: shadow}]
+            """)
+        rollout = rollout.replacingOccurrences(of: """
+                      steps:
+                        - setWeight: 20
+                        - pause: {}
+                        - setWeight: 50
+                        - pause: {}
+                """, with: """
+                      steps:
+                        - setWeight: 20
+                        - setMirrorRoute: {name: shadow, percentage: 50, match: [{method: {exact: GET}, path: {prefix: /api}}]}
+                        - pause: {}
+                """)
+        #expect(rollout.contains("setMirrorRoute"), "the steps were replaced")
+        let s = try await start("istio-mirror", Self.istio, rollout: rollout)
+        let p = s.probe
+        func http() async throws -> [JSONValue] { Self.items(try await s.route()["spec"]?["http"]) }
+
+        try await p.setImage("registry.example/web:2.0")
+        try await p.wait("the pause after the mirror route") { $0.status?.currentStepIndex == 2 && $0.status?.phase == .Paused }
+        try await eventually("the mirror route on top") { try await http().first?["name"] == "shadow" }
+        let mirror = try await http()[0]
+        #expect(mirror["mirror"]?["host"] == "web-canary")
+        #expect(Self.number(mirror["mirrorPercentage"]?["value"]) == 50)
+        #expect(mirror["match"] == [["method": ["exact": "GET"], "uri": ["prefix": "/api"]]])
+        #expect(mirror["retries"] == (try await http())[1]["retries"], "a copy of the weighted route")
+        #expect(try await http().map { $0["name"]?.stringValue } == ["shadow", "primary", "admin"])
+
+        try await p.promote()
+        try await p.wait("completion", timeout: .seconds(90)) { $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash }
+        try await eventually("the mirror route gone") { try await http().map { $0["name"]?.stringValue } == ["primary", "admin"] }
+        #expect(try await s.weights() == Split(100, 0))
+        await s.e2e.finish()
+    }
+
     @Test func istioHostLevelWalksTheWeightsAndPutsBackAHandEdit() async throws {
         try await walk("istio", Self.istio)
     }

@@ -69,9 +69,20 @@ import Testing
                 - {name: web-stable, port: 80}
         """
 
-    /// A canary of 5 pods whose steps stop at 20 % and at 50 %.
-    static func rollout(routing: String) -> String {
+    static let twoPauses = """
+        - setWeight: 20
+        - pause: {}
+        - setWeight: 50
+        - pause: {}
         """
+
+    /// A canary of 5 pods; by default its steps stop at 20 % and at 50 %.
+    /// `canary` adds lines to strategy.canary (an abortStrategy, say).
+    static func rollout(routing: String, steps: String = twoPauses, canary: String = "") -> String {
+        func indented(_ text: String, _ by: Int) -> String {
+            text.split(separator: "\n").map { String(repeating: " ", count: by) + $0 }.joined(separator: "\n")
+        }
+        return """
         apiVersion: aviary.dev/v1alpha1
         kind: Rollout
         metadata: {name: web}
@@ -94,12 +105,10 @@ import Testing
               maxSurge: 1
               maxUnavailable: 0
               trafficRouting:
-        \(routing.split(separator: "\n").map { "        " + $0 }.joined(separator: "\n"))
+        \(indented(routing, 8))
+        \(indented(canary, 6))
               steps:
-                - setWeight: 20
-                - pause: {}
-                - setWeight: 50
-                - pause: {}
+        \(indented(steps, 8))
         """
     }
 
@@ -367,29 +376,21 @@ import Testing
     /// A header route for testers during the first steps, then removed; then
     /// an abort rolls the weight back gradually: 50 → 10 → 0, each held 3 s.
     @Test func istioHeaderRouteThenAGradualRollback() async throws {
-        var rollout = Self.rollout(routing: """
+        let rollout = Self.rollout(routing: """
             istio:
               virtualService: {name: web, routes: [primary]}
             managedRoutes: [{name: testers}]
+            """, steps: """
+            - setWeight: 20
+            - setHeaderRoute: {name: testers, match: [{headerName: X-Canary, headerValue: {exact: "true"}}]}
+            - pause: {}
+            - setHeaderRoute: {name: testers}
+            - setWeight: 50
+            - pause: {}
+            """, canary: """
+            abortStrategy: {gradual: {steps: [10, 0], interval: 3s}}
+            abortScaleDownDelaySeconds: 2
             """)
-        rollout = rollout.replacingOccurrences(of: """
-                      steps:
-                        - setWeight: 20
-                        - pause: {}
-                        - setWeight: 50
-                        - pause: {}
-                """, with: """
-                      abortStrategy: {gradual: {steps: [10, 0], interval: 3s}}
-                      abortScaleDownDelaySeconds: 2
-                      steps:
-                        - setWeight: 20
-                        - setHeaderRoute: {name: testers, match: [{headerName: X-Canary, headerValue: {exact: "true"}}]}
-                        - pause: {}
-                        - setHeaderRoute: {name: testers}
-                        - setWeight: 50
-                        - pause: {}
-                """)
-        #expect(rollout.contains("setHeaderRoute"), "the steps were replaced")
         let s = try await start("istio-header", Self.istio, rollout: rollout)
         let p = s.probe
         func names() async throws -> [String] { Self.items(try await s.route()["spec"]?["http"]).compactMap { $0["name"]?.stringValue } }
@@ -430,23 +431,18 @@ import Testing
     /// Through the Gateway API a header route is a rule of its own, marked as
     /// Aviary's; the API server's defaults on it never make the controller rewrite it.
     @Test func gatewayAPIHeaderRouteDuringTheStepsAndGoneAfter() async throws {
-        var rollout = Self.rollout(routing: """
+        let rollout = Self.rollout(routing: """
             plugins:
               argoproj-labs/gatewayAPI: {httpRoute: web}
             managedRoutes: [{name: testers}]
+            """, steps: """
+            - setWeight: 20
+            - setHeaderRoute: {name: testers, match: [{headerName: X-Canary, headerValue: {exact: "true"}}]}
+            - pause: {}
+            - setHeaderRoute: {name: testers}
+            - setWeight: 50
+            - pause: {}
             """)
-        rollout = rollout.replacingOccurrences(of: """
-                      steps:
-                        - setWeight: 20
-                        - pause: {}
-                """, with: """
-                      steps:
-                        - setWeight: 20
-                        - setHeaderRoute: {name: testers, match: [{headerName: X-Canary, headerValue: {exact: "true"}}]}
-                        - pause: {}
-                        - setHeaderRoute: {name: testers}
-                """)
-        #expect(rollout.contains("setHeaderRoute"), "the steps were replaced")
         let s = try await start("gateway-header", Self.gatewayAPI, rollout: rollout)
         let p = s.probe
         func rules() async throws -> [JSONValue] { Self.items(try await s.route()["spec"]?["rules"]) }
@@ -475,24 +471,15 @@ import Testing
     /// A mirror route: a copy of the weighted route, on top, mirroring half
     /// of the matching requests to the canary; gone once the update is promoted.
     @Test func istioMirrorRouteDuringTheStepsAndGoneAfterPromotion() async throws {
-        var rollout = Self.rollout(routing: """
+        let rollout = Self.rollout(routing: """
             istio:
               virtualService: {name: web, routes: [primary]}
             managedRoutes: [{name: shadow}]
+            """, steps: """
+            - setWeight: 20
+            - setMirrorRoute: {name: shadow, percentage: 50, match: [{method: {exact: GET}, path: {prefix: /api}}]}
+            - pause: {}
             """)
-        rollout = rollout.replacingOccurrences(of: """
-                      steps:
-                        - setWeight: 20
-                        - pause: {}
-                        - setWeight: 50
-                        - pause: {}
-                """, with: """
-                      steps:
-                        - setWeight: 20
-                        - setMirrorRoute: {name: shadow, percentage: 50, match: [{method: {exact: GET}, path: {prefix: /api}}]}
-                        - pause: {}
-                """)
-        #expect(rollout.contains("setMirrorRoute"), "the steps were replaced")
         let s = try await start("istio-mirror", Self.istio, rollout: rollout)
         let p = s.probe
         func http() async throws -> [JSONValue] { Self.items(try await s.route()["spec"]?["http"]) }

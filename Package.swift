@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "AviaryAPI", dependencies: ["KubeAPI"]),
         // The decisions: pure functions from what the cluster looks like to what to do next.
         .target(name: "Rollouts", dependencies: ["AviaryAPI", "AnalysisCore", "KubeAPI"]),
+        // Notifications, as decisions: subscriptions, Argo's configuration layout, triggers and templates (no network).
+        .target(name: "Notifications", dependencies: ["Rollouts", "AviaryAPI", "AnalysisCore", "KubeAPI"]),
         // The controller runtime: informer caches, work queue, workers, and the executor that applies plans.
         .target(
             name: "Controller",
@@ -115,6 +117,7 @@ let package = Package(
         .testTarget(name: "KubeTests", dependencies: ["Kube", "TestSupport"]),
         .testTarget(name: "PluginTests", dependencies: ["Plugin", "AviaryAPI", "KubeAPI"]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AnalysisCore", "AviaryAPI", "KubeAPI"]),
+        .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "Rollouts", "AviaryAPI", "KubeAPI"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AnalysisCore", "AviaryAPI", "Kube", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "Rollouts", "TestSupport"], exclude: ["Fixtures"]),

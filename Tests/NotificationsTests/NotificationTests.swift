@@ -1,0 +1,140 @@
+import AviaryAPI
+import KubeAPI
+import Rollouts
+import Testing
+@testable import Notifications
+
+@Suite struct SubscriptionTests {
+    @Test func bothPrefixesTriggersServicesAndRecipients() {
+        let subs = Subscription.read([
+            "notifications.aviary.dev/subscribe.on-rollout-aborted.slack": "oncall; releases",
+            "notifications.argoproj.io/subscribe.on-rollout-completed.teams": "ops",
+            "notifications.argoproj.io/subscribe.slack": "general",
+            "notifications.aviary.dev/subscribe.": "nobody",
+            "app.kubernetes.io/name": "web",
+        ])
+        #expect(subs == [
+            Subscription(trigger: "", service: "slack", recipients: ["general"]),
+            Subscription(trigger: "on-rollout-aborted", service: "slack", recipients: ["oncall", "releases"]),
+            Subscription(trigger: "on-rollout-completed", service: "teams", recipients: ["ops"]),
+        ])
+    }
+}
+
+@Suite struct NotificationConfigTests {
+    static let data: [String: String] = [
+        "service.slack": "token: $slack-token\n",
+        "service.webhook.pager": "url: https://pager.example/hook\nheaders:\n- name: Authorization\n  value: Bearer $pager-token\n",
+        "template.aborted-short": "message: '{{.rollout.metadata.name}} aborted: {{.event.message}}'\nslack:\n  text: ':red_circle: {{.rollout.metadata.name}}'\n",
+        "trigger.degraded": "- when: rollout.status.phase == 'Degraded'\n  send: [aborted-short]\n",
+        "defaultTriggers": "- on-rollout-aborted\n- on-rollout-completed\n",
+    ]
+
+    @Test func argosLayoutWithSecretsFilledIn() throws {
+        let c = NotificationConfig.parse(Self.data, secret: ["slack-token": "xoxb-1", "pager-token": "p-2"])
+        #expect(c.problems.isEmpty, "\(c.problems)")
+        #expect(c.services["slack"]?.type == .slack)
+        #expect(c.services["slack"]?.settings["token"] == "xoxb-1")
+        #expect(c.services["pager"]?.type == .webhook)
+        #expect(c.services["pager"]?.settings["headers"]?.item(0)?["value"] == "Bearer p-2")
+        #expect(c.templates["aborted-short"]?.fields["slack"]?["text"] == ":red_circle: {{.rollout.metadata.name}}")
+        #expect(c.triggers["degraded"] == [TriggerCondition(when: "rollout.status.phase == 'Degraded'", send: ["aborted-short"], oncePer: nil)])
+        #expect(c.triggers["on-rollout-aborted"] != nil, "built-in triggers stay")
+        #expect(c.defaultTriggers == ["on-rollout-aborted", "on-rollout-completed"])
+    }
+
+    @Test func everyBadKeyIsNamedAndTheRestStillWorks() {
+        let c = NotificationConfig.parse([
+            "service.slack": "token: $missing\n",
+            "service.pigeon": "coop: roof\n",
+            "template.broken": "- not a map\n",
+            "trigger.bad-when": "- when: rollout.status.phase ==\n  send: [x]\n",
+            "trigger.no-template": "- when: 'true'\n  send: [ghost]\n",
+            "service.teams": "recipientUrls: {ops: https://teams.example/hook}\n",
+        ])
+        #expect(c.services["teams"]?.type == .teams)
+        #expect(c.problems.contains("service.slack: $missing is not a key of Secret aviary-notification-secret"))
+        #expect(c.problems.contains { $0.hasPrefix("service.pigeon: unknown service type \"pigeon\"") })
+        #expect(c.problems.contains("template.broken: must be a map with message and per-service fields"))
+        #expect(c.problems.contains { $0.hasPrefix("trigger.bad-when: [0].when:") })
+        #expect(c.problems.contains("trigger.no-template: sends template \"ghost\", which is not defined"))
+    }
+}
+
+@Suite struct TemplateTextTests {
+    static let context: JSONValue = ["rollout": ["metadata": ["name": "web", "labels": ["tier": "front"]], "status": ["currentStepIndex": 3]],
+                                     "list": ["a", "b"]]
+
+    @Test func pathsAsArgoWritesThem() {
+        #expect(TemplateText.render("{{.rollout.metadata.name}} at step {{ .rollout.status.currentStepIndex }}", Self.context) == "web at step 3")
+        #expect(TemplateText.render("{{.list.1}} {{.rollout.metadata.labels}}", Self.context) == #"b {"tier":"front"}"#)
+        #expect(TemplateText.render("{{.rollout.nope}}!", Self.context) == "<no value>!", "a typo shows, as in Go")
+        #expect(TemplateText.render("{{ printf \"%s\" .x }} {{unclosed", Self.context) == "{{ printf \"%s\" .x }} {{unclosed")
+    }
+
+    @Test func aHugeExpansionIsCut() {
+        let big: JSONValue = ["x": .string(String(repeating: "a", count: 10_000))]
+        let out = TemplateText.render(String(repeating: "{{.x}}", count: 100), big)
+        #expect(out.utf8.count <= TemplateText.maxLength + 3)
+    }
+}
+
+@Suite struct NotifierTests {
+    static func rollout(_ annotations: [String: String]) -> Rollout {
+        var meta = ObjectMeta(name: "web", namespace: "shop")
+        meta.annotations = annotations
+        var r = Rollout(metadata: meta, spec: RolloutSpec(replicas: 2, selector: LabelSelector(matchLabels: ["app": "web"]),
+                                                          template: ["spec": ["containers": [["name": "web", "image": "registry.example/web:3.0"]]]]))
+        var status = RolloutStatus()
+        status.phase = .Degraded
+        r.status = status
+        return r
+    }
+
+    static let config = NotificationConfig.parse(NotificationConfigTests.data, secret: ["slack-token": "xoxb-1", "pager-token": "p-2"])
+    static let time = KubeTime(secondsSinceEpoch: 1_800_000_000)
+    static let aborted = Rollouts.Event(reason: .rolloutAborted, message: "Rollout aborted update to revision 3: analysis run web-1 Failed: success-rate: [0.5]", warning: true)
+
+    @Test func theBuiltInAbortMessageSaysWhatWhichVersionWhyAndWhatNext() throws {
+        let r = Self.rollout(["notifications.aviary.dev/subscribe.on-rollout-aborted.slack": "oncall"])
+        let (sent, problems) = Notifier.notifications(for: Self.aborted, rollout: r, config: Self.config, time: Self.time, extra: ["revision": "3"])
+        #expect(problems.isEmpty)
+        let n = try #require(sent.first)
+        #expect(sent.count == 1)
+        #expect((n.trigger, n.service, n.recipients) == ("on-rollout-aborted", "slack", ["oncall"]))
+        #expect(n.message == "Rollout shop/web was ABORTED at 2027-01-15T08:00:00Z: Rollout aborted update to revision 3: analysis run web-1 Failed: success-rate: [0.5]. "
+                + "Traffic is back on the stable version; revision 3 (web=registry.example/web:3.0) is not serving. "
+                + "Next: kubectl aviary get rollout web -n shop; what happened: kubectl aviary report web -n shop")
+    }
+
+    @Test func otherEventsDoNotFireTheTriggerAndCustomTriggersUseTheirWhen() {
+        let r = Self.rollout(["notifications.aviary.dev/subscribe.on-rollout-aborted.slack": "oncall",
+                              "notifications.aviary.dev/subscribe.degraded.pager": "team-a"])
+        let scaled = Rollouts.Event(reason: .scalingReplicaSet, message: "Scaled up ReplicaSet web-abc from 1 to 2")
+        let (sent, _) = Notifier.notifications(for: scaled, rollout: r, config: Self.config, time: Self.time)
+        #expect(sent.map(\.trigger) == ["degraded"], "only the custom trigger, whose when holds: the Rollout is Degraded")
+        #expect(sent.first?.message == "web aborted: Scaled up ReplicaSet web-abc from 1 to 2")
+
+        var healthy = r
+        healthy.status?.phase = .Healthy
+        #expect(Notifier.notifications(for: scaled, rollout: healthy, config: Self.config, time: Self.time).notifications.isEmpty)
+    }
+
+    @Test func defaultTriggersForASubscriptionWithoutOneAndPerServiceFields() throws {
+        let r = Self.rollout(["notifications.argoproj.io/subscribe.slack": "general"])
+        let (sent, _) = Notifier.notifications(for: Self.aborted, rollout: r, config: Self.config, time: Self.time)
+        #expect(sent.map(\.trigger) == ["on-rollout-aborted"])
+
+        var config = Self.config
+        config.triggers["on-rollout-aborted"] = [TriggerCondition(when: "true", send: ["aborted-short"], oncePer: nil)]
+        let short = try #require(Notifier.notifications(for: Self.aborted, rollout: r, config: config, time: Self.time).notifications.first)
+        #expect(short.fields?["text"] == ":red_circle: web")
+    }
+
+    @Test func aSubscriptionToAnUnknownServiceIsAProblemNotACrash() {
+        let r = Self.rollout(["notifications.aviary.dev/subscribe.on-rollout-aborted.carrier-pigeon": "roof"])
+        let (sent, problems) = Notifier.notifications(for: Self.aborted, rollout: r, config: Self.config, time: Self.time)
+        #expect(sent.isEmpty)
+        #expect(problems == ["subscription on-rollout-aborted.carrier-pigeon: no service.carrier-pigeon in aviary-notification-configmap"])
+    }
+}

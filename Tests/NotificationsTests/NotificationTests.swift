@@ -138,3 +138,53 @@ import Testing
         #expect(problems == ["subscription on-rollout-aborted.carrier-pigeon: no service.carrier-pigeon in aviary-notification-configmap"])
     }
 }
+
+@Suite struct PayloadTests {
+    static func note(_ type: ServiceType, service: String, recipients: [String], fields: JSONValue? = nil) -> Notification {
+        Notification(trigger: "on-rollout-aborted", service: service, type: type, recipients: recipients, message: "web aborted", fields: fields)
+    }
+
+    @Test func slackWithATokenPostsBlockKitToEachChannel() throws {
+        let svc = NotificationService(name: "slack", type: .slack, settings: ["token": "xoxb-1", "username": "aviary", "icon": ":bird:"])
+        let reqs = try Payloads.requests(Self.note(.slack, service: "slack", recipients: ["oncall", "releases"]), service: svc)
+        #expect(reqs.count == 2)
+        #expect(reqs[0].url == "https://slack.com/api/chat.postMessage")
+        #expect(reqs[0].headers.contains("Authorization: Bearer xoxb-1"))
+        #expect(reqs[0].secrets == ["xoxb-1"])
+        #expect(reqs[1].body == ["text": "web aborted", "channel": "releases", "username": "aviary", "icon_emoji": ":bird:",
+                                 "blocks": [["type": "section", "text": ["type": "mrkdwn", "text": "web aborted"]]]])
+    }
+
+    @Test func slackIncomingWebhookAndTemplateFields() throws {
+        let svc = NotificationService(name: "slack", type: .slack, settings: ["url": "https://hooks.slack.example/T/B/x"])
+        let reqs = try Payloads.requests(Self.note(.slack, service: "slack", recipients: [], fields: ["attachments": [["color": "#E96D76"]]]), service: svc)
+        #expect(reqs.map(\.url) == ["https://hooks.slack.example/T/B/x"])
+        #expect(reqs[0].body["attachments"] == [["color": "#E96D76"]])
+        #expect(reqs[0].secrets == ["https://hooks.slack.example/T/B/x"], "an incoming-webhook URL is a secret")
+    }
+
+    @Test func webhookWithHeadersBasicAuthAndABodyTemplate() throws {
+        let svc = NotificationService(name: "pager", type: .webhook, settings: [
+            "url": "https://pager.example", "headers": [["name": "X-Token", "value": "t-1"]], "basicAuth": ["username": "u", "password": "p"]])
+        let fields: JSONValue = ["pager": ["method": "put", "path": "/v1/alerts", "body": "{\"summary\": \"web aborted\"}"]]
+        let req = try #require(try Payloads.requests(Self.note(.webhook, service: "pager", recipients: [], fields: fields), service: svc).first)
+        #expect(req.method == "PUT")
+        #expect(req.url == "https://pager.example/v1/alerts")
+        #expect(req.headers == ["X-Token: t-1", "Authorization: Basic dTpw", "Content-Type: application/json"])
+        #expect(req.body == ["summary": "web aborted"])
+        #expect(Set(req.secrets) == ["t-1", "p", "dTpw"])
+    }
+
+    @Test func teamsDiscordAndGoogleChatUseTheirFormats() throws {
+        let teams = NotificationService(name: "teams", type: .teams, settings: ["recipientUrls": ["ops": "https://teams.example/1"]])
+        let discord = NotificationService(name: "discord", type: .discord, settings: ["webhooks": ["rel": "https://discord.example/2"]])
+        let chat = NotificationService(name: "googlechat", type: .googlechat, settings: ["webhooks": ["sre": "https://chat.example/3"]])
+        #expect(try Payloads.requests(Self.note(.teams, service: "teams", recipients: ["ops"]), service: teams).first?.body
+                == ["@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": "web aborted", "text": "web aborted"])
+        #expect(try Payloads.requests(Self.note(.discord, service: "discord", recipients: ["rel"]), service: discord).first?.body == ["content": "web aborted"])
+        #expect(try Payloads.requests(Self.note(.googlechat, service: "googlechat", recipients: ["sre"]), service: chat).first?.body == ["text": "web aborted"])
+        #expect(throws: Payloads.Problem(description: "service.teams: no recipientUrls.nobody for recipient \"nobody\"")) {
+            try Payloads.requests(Self.note(.teams, service: "teams", recipients: ["nobody"]), service: teams)
+        }
+    }
+}

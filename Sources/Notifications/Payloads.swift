@@ -1,0 +1,100 @@
+import Foundation
+import KubeAPI
+
+/// One HTTP request a notification becomes, before anything is sent: pure,
+/// so each service's wire format is tested byte for byte. `secrets` are the
+/// values a log line or an error must never show.
+public struct OutgoingRequest: Sendable, Equatable {
+    public var method: String
+    public var url: String
+    public var headers: [String]
+    public var body: JSONValue
+    public var secrets: [String]
+}
+
+/// Each service's webhook format, as its documentation gives it.
+public enum Payloads {
+    public struct Problem: Error, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The requests for one notification: one per recipient (a channel, a named webhook).
+    public static func requests(_ n: Notification, service: NotificationService) throws -> [OutgoingRequest] {
+        let s = service.settings
+        switch service.type {
+        case .slack:
+            // Block Kit: the message as a section, unless the template gives its own blocks or attachments.
+            var body: [String: JSONValue] = ["text": .string(n.message),
+                                             "blocks": [["type": "section", "text": ["type": "mrkdwn", "text": .string(n.message)]]]]
+            if case .object(let extra)? = n.fields { for (k, v) in extra { body[k] = v } }
+            if let token = s["token"]?.stringValue, !token.isEmpty {
+                let api = s["apiURL"]?.stringValue ?? "https://slack.com/api/"
+                let url = api.hasSuffix("/") ? api + "chat.postMessage" : api + "/chat.postMessage"
+                if let username = s["username"]?.stringValue { body["username"] = .string(username) }
+                if let icon = s["icon"]?.stringValue { body[icon.hasPrefix(":") ? "icon_emoji" : "icon_url"] = .string(icon) }
+                return n.recipients.map { channel in
+                    var b = body
+                    b["channel"] = .string(channel)
+                    return OutgoingRequest(method: "POST", url: url, headers: ["Content-Type: application/json; charset=utf-8", "Authorization: Bearer \(token)"],
+                                           body: .object(b), secrets: [token])
+                }
+            }
+            guard let url = s["url"]?.stringValue ?? s["webhookURL"]?.stringValue else {
+                throw Problem(description: "service.\(service.name): slack needs a token (and channels as recipients) or an incoming-webhook url")
+            }
+            return [OutgoingRequest(method: "POST", url: url, headers: ["Content-Type: application/json"], body: .object(body), secrets: [url])]
+
+        case .webhook:
+            guard let base = s["url"]?.stringValue else { throw Problem(description: "service.\(service.name): webhook needs a url") }
+            // The template's `webhook.<name>` gives method, path and body; without it, the message as JSON.
+            let own = n.fields?[service.name]
+            let method = (own?["method"]?.stringValue ?? "POST").uppercased()
+            let url = base + (own?["path"]?.stringValue ?? "")
+            var headers: [String] = []
+            var secrets: [String] = []
+            for h in s["headers"]?.arrayValue ?? [] {
+                guard let name = h["name"]?.stringValue, let value = h["value"]?.stringValue else { continue }
+                headers.append("\(name): \(value)")
+                secrets.append(value)
+            }
+            if let user = s["basicAuth"]?["username"]?.stringValue, let password = s["basicAuth"]?["password"]?.stringValue {
+                let encoded = Data("\(user):\(password)".utf8).base64EncodedString()
+                headers.append("Authorization: Basic \(encoded)")
+                secrets += [password, encoded]
+            }
+            let body: JSONValue
+            if let text = own?["body"]?.stringValue {
+                body = (try? JSONValue.documents(fromYAML: text).first) ?? .string(text)
+            } else {
+                body = ["message": .string(n.message), "trigger": .string(n.trigger)]
+            }
+            if !headers.contains(where: { $0.lowercased().hasPrefix("content-type:") }) { headers.append("Content-Type: application/json") }
+            return [OutgoingRequest(method: method, url: url, headers: headers, body: body, secrets: secrets)]
+
+        case .teams, .discord, .googlechat:
+            // A webhook URL per recipient, under the key each service's settings use (Argo's names).
+            let key = ["teams": "recipientUrls", "discord": "webhooks", "googlechat": "webhooks"][service.type.rawValue] ?? "webhooks"
+            return try n.recipients.map { recipient in
+                guard let url = s[key]?[recipient]?.stringValue else {
+                    throw Problem(description: "service.\(service.name): no \(key).\(recipient) for recipient \"\(recipient)\"")
+                }
+                let body: JSONValue
+                switch service.type {
+                case .teams:
+                    body = ["@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": .string(String(n.message.prefix(200))),
+                            "text": .string(n.message)]
+                case .discord:
+                    body = ["content": .string(String(n.message.prefix(2000)))]  // Discord's limit
+                default:
+                    body = ["text": .string(n.message)]
+                }
+                var merged = body
+                if case .object(let extra)? = n.fields, case .object(var o) = merged {
+                    for (k, v) in extra { o[k] = v }
+                    merged = .object(o)
+                }
+                return OutgoingRequest(method: "POST", url: url, headers: ["Content-Type: application/json"], body: merged, secrets: [url])
+            }
+        }
+    }
+}

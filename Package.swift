@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "Rollouts", "Analysis", "AviaryAPI", "Kube",
+                "Rollouts", "Analysis", "AviaryAPI", "Kube", "Notifications",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "PluginTests", dependencies: ["Plugin", "AviaryAPI", "KubeAPI"]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AnalysisCore", "AviaryAPI", "KubeAPI"]),
         .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "Rollouts", "AviaryAPI", "KubeAPI"]),
-        .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube", "Notifications", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AnalysisCore", "AviaryAPI", "Kube", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "Rollouts", "TestSupport"], exclude: ["Fixtures"]),
     ],

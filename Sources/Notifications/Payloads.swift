@@ -10,6 +10,14 @@ public struct OutgoingRequest: Sendable, Equatable {
     public var headers: [String]
     public var body: JSONValue
     public var secrets: [String]
+
+    public init(method: String, url: String, headers: [String], body: JSONValue, secrets: [String]) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.secrets = secrets
+    }
 }
 
 /// Each service's webhook format, as its documentation gives it.

@@ -38,7 +38,8 @@ extension JSONValue {
         }
     }
 
-    func value(at path: [String]) -> JSONValue? {
+    /// The value at a path of keys and list indices; nil where it leads nowhere (never a trap).
+    public func value(at path: [String]) -> JSONValue? {
         var current: JSONValue? = self
         for key in path {
             switch current {

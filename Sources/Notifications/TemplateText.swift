@@ -22,7 +22,7 @@ public enum TemplateText {
             }
             let inner = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
             if inner.hasPrefix("."), inner.dropFirst().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" }) {
-                out += text(of: lookup(inner.dropFirst().split(separator: ".").map(String.init), in: context))
+                out += text(of: context.value(at: inner.dropFirst().split(separator: ".").map(String.init)))
             } else {
                 out += rest[open.lowerBound..<close.upperBound]
             }
@@ -31,20 +31,6 @@ public enum TemplateText {
         }
         out += rest
         return out.utf8.count > maxLength ? String(out.prefix(maxLength)) + "…" : out
-    }
-
-    static func lookup(_ path: [String], in value: JSONValue) -> JSONValue? {
-        var current: JSONValue? = value
-        for key in path {
-            switch current {
-            case .object(let o)?: current = o[key]
-            case .array(let a)?:
-                guard let i = Int(key), a.indices.contains(i) else { return nil }
-                current = a[i]
-            default: return nil
-            }
-        }
-        return current
     }
 
     static func text(of value: JSONValue?) -> String {

@@ -159,21 +159,24 @@ import Testing
         return a
     }
 
+    /// The weights of the `primary` HTTP route's two destinations, found by `host` or by `subset`.
+    static func primaryWeights(_ vs: JSONValue, by key: String, stable: String, canary: String) -> Split? {
+        let route = items(vs["spec"]?["http"]).first { $0["name"] == "primary" }
+        let destinations = items(route?["route"])
+        func weight(_ value: String) -> Int? {
+            destinations.first { $0["destination"]?[key]?.stringValue == value }.map { number($0["weight"]) ?? 0 }
+        }
+        guard let s = weight(stable), let c = weight(canary) else { return nil }
+        return Split(s, c)
+    }
+
     static let istio = Router(
         resource: .virtualServices, manifest: virtualService,
         routing: """
             istio:
               virtualService: {name: web, routes: [primary]}
             """,
-        weights: { vs in
-            let route = items(vs["spec"]?["http"]).first { $0["name"] == "primary" }
-            let destinations = items(route?["route"])
-            func weight(_ host: String) -> Int? {
-                destinations.first { $0["destination"]?["host"]?.stringValue == host }.map { number($0["weight"]) ?? 0 }
-            }
-            guard let s = weight("web-stable"), let c = weight("web-canary") else { return nil }
-            return Split(s, c)
-        },
+        weights: { primaryWeights($0, by: "host", stable: "web-stable", canary: "web-canary") },
         canaryWeightPath: "/spec/http/0/route/1/weight", stableWeightPath: "/spec/http/0/route/0/weight",
         untouched: { vs in
             let http = items(vs["spec"]?["http"])
@@ -225,15 +228,7 @@ import Testing
               virtualService: {name: web, routes: [primary]}
               destinationRule: {name: web, canarySubsetName: canary, stableSubsetName: stable}
             """,
-        weights: { vs in
-            let route = items(vs["spec"]?["http"]).first { $0["name"] == "primary" }
-            let destinations = items(route?["route"])
-            func weight(_ subset: String) -> Int? {
-                destinations.first { $0["destination"]?["subset"]?.stringValue == subset }.map { number($0["weight"]) ?? 0 }
-            }
-            guard let s = weight("stable"), let c = weight("canary") else { return nil }
-            return Split(s, c)
-        },
+        weights: { primaryWeights($0, by: "subset", stable: "stable", canary: "canary") },
         canaryWeightPath: "/spec/http/0/route/1/weight", stableWeightPath: "/spec/http/0/route/0/weight",
         untouched: { vs in
             let http = items(vs["spec"]?["http"])

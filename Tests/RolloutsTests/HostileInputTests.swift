@@ -274,6 +274,18 @@ import Testing
         .null, "string", [1, 2, 3],
     ]
 
+    static let hostileHTTPRoutes: [JSONValue] = [
+        ["spec": ["rules": "none"]],
+        ["spec": ["rules": [["backendRefs": [["name": "web-canary", "weight": 1e300], ["name": "web-stable", "weight": -3]]]]]],
+        ["spec": ["rules": [["backendRefs": [["name": "web-canary", "weight": "x"], ["name": "web-stable"]],
+                             "filters": [["type": "RequestHeaderModifier", "requestHeaderModifier": ["set": [["name": "X-Aviary-Route", "value": 7]]]]]],
+                            ["matches": 3, "backendRefs": [["name": "web-canary"]],
+                             "filters": [["type": "RequestHeaderModifier", "requestHeaderModifier": ["set": [["name": "x-aviary-route", "value": "h"]]]]]]]]],
+        ["metadata": ["resourceVersion": "2", "annotations": ["aviary.dev/allow-rollouts-from": 5]],
+         "spec": ["rules": [["backendRefs": [["name": "web-stable", "weight": 100], ["name": "web-canary", "weight": 0]]]]]],
+        .null, [1],
+    ]
+
     @Test func generatedRoutedSpecsAndHostileRouteObjectsNeverTrap() {
         let g = Gen(14)
         let ref = RouteRef(.virtualService, namespace: "default", name: "web")
@@ -288,6 +300,14 @@ import Testing
             w.rollout.spec.strategy?.canary?.dynamicStableScale = g.maybe(g.coin())
             if g.coin() { w.rollout.spec.strategy?.canary?.abortStrategy = .gradual(GradualAbort(steps: g.maybe([g.pick(Self.ints), 0]), stepWeight: g.maybe(g.pick(Self.ints)), interval: g.maybe(g.pick(Self.texts)))) }
             w.routes[ref] = g.pick(Self.hostileRoutes)
+            let gatewayRef = RouteRef(.httpRoute, namespace: "default", name: "web")
+            if g.coin() {
+                // The same, through the Gateway API, against hostile HTTPRoutes.
+                routing.istio = nil
+                routing.plugins = [CanaryTrafficRouting.gatewayAPIPlugin: g.pick([["httpRoute": "web"], "web", ["httpRoute": 5], ["namespace": "other", "httpRoute": "web"]])]
+                w.rollout.spec.strategy?.canary?.trafficRouting = routing
+                w.routes[gatewayRef] = g.pick(Self.hostileHTTPRoutes)
+            }
             w.minAvailable = nil
             w.checkServices = false
             w.settle(rounds: 4)
@@ -295,6 +315,7 @@ import Testing
             for _ in 0..<4 {
                 w.rollout.status = randomStatus(w.status, g, hashes: [w.hash("web:1"), w.hash("web:2")])
                 if g.next() % 3 == 0 { w.routes[ref] = g.pick(Self.hostileRoutes) }
+                if g.next() % 3 == 0 { w.routes[gatewayRef] = g.pick(Self.hostileHTTPRoutes) }
                 w.reconcile()
                 w.tick()
                 w.advance(Int64(g.next() % 100_000))

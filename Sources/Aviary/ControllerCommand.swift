@@ -60,6 +60,12 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Namespace of the leader Lease (default: --namespace, $POD_NAMESPACE, the pod's namespace, or default). Env: AVIARY_LEADER_ELECTION_NAMESPACE.")
     var leaderElectionNamespace = env["AVIARY_LEADER_ELECTION_NAMESPACE"] ?? ""
 
+    @Option(help: "Namespace of aviary-notification-configmap and aviary-notification-secret (default: the leader Lease's namespace, i.e. the controller's own). Env: AVIARY_NOTIFICATIONS_NAMESPACE.")
+    var notificationsNamespace = env["AVIARY_NOTIFICATIONS_NAMESPACE"] ?? ""
+
+    @Option(help: "Also honour aviary-notification-configmap and aviary-notification-secret in each Rollout's own namespace (true|false), as Argo's self-service notifications. Env: AVIARY_SELF_SERVICE_NOTIFICATIONS.")
+    var selfServiceNotifications = (env["AVIARY_SELF_SERVICE_NOTIFICATIONS"] ?? "false") == "true"
+
     /// Unset options are empty strings (so their environment twins can be their defaults).
     static func set(_ value: String) -> String? { value.isEmpty ? nil : value }
 
@@ -113,7 +119,9 @@ struct ControllerCommand: AsyncParsableCommand {
         let controller = RolloutController(client: client, options: .init(
             namespace: namespace, workers: workers, analysisWorkers: analysisWorkers, measurementLimit: measurementLimit,
             instanceID: instanceId, resync: try DurationText.seconds(resync), providerAllow: try providerPolicy(),
-            providerMaxResponseBytes: providerMaxResponseBytes), logger: logger)
+            providerMaxResponseBytes: providerMaxResponseBytes,
+            notificationsNamespace: Self.set(notificationsNamespace) ?? leaseNamespace(namespace),
+            selfServiceNotifications: selfServiceNotifications), logger: logger)
         let elector = leaderElect ? LeaderElector(client: client, config: .init(
             namespace: leaseNamespace(namespace), name: instanceId.map { "aviary-controller-\($0)" } ?? "aviary-controller",
             identity: "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())",

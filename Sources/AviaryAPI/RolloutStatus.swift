@@ -33,6 +33,8 @@ public struct RolloutStatus: Codable, Sendable, Hashable, StatusRepairs {
     public var conditions: [RolloutCondition]?
     public var collisionCount: Int?
     public var restartedAt: KubeTime?
+    /// Notifications owed and not yet sent (an outbox; see `NotificationLedger`).
+    public var notifications: NotificationLedger?
     /// Fields that were present but unreadable, so the next write replaces them.
     public var repairs = Unrecorded<[String]>([])
 
@@ -41,7 +43,7 @@ public struct RolloutStatus: Codable, Sendable, Hashable, StatusRepairs {
     enum CodingKeys: String, CodingKey {
         case observedGeneration, phase, message, currentPodHash, stableRS, currentStepIndex, currentStepHash, pauseConditions
         case controllerPause, abort, abortedAt, promoteFull, replicas, updatedReplicas, readyReplicas, availableReplicas
-        case selector, canary, blueGreen, conditions, collisionCount, restartedAt
+        case selector, canary, blueGreen, conditions, collisionCount, restartedAt, notifications
     }
 
     /// Field by field: what does not decode reads as absent (see `LenientReader`).
@@ -69,6 +71,7 @@ public struct RolloutStatus: Codable, Sendable, Hashable, StatusRepairs {
         conditions = r.list(.conditions)
         collisionCount = r.count(.collisionCount)
         restartedAt = r(.restartedAt)
+        notifications = r(.notifications)
         repairs = Unrecorded(r.repaired)
     }
 

@@ -16,6 +16,8 @@ public enum ControllerMetrics {
     static let reconcileErrors = Counter(label: "aviary_rollout_reconcile_errors_total")
     static let analysisReconcile = Timer(label: "aviary_analysis_run_reconcile", preferredDisplayUnit: .seconds)
     static let analysisReconcileErrors = Counter(label: "aviary_analysis_run_reconcile_errors_total")
+    static let notificationDelivery = Timer(label: "aviary_notification_delivery", preferredDisplayUnit: .seconds)
+    static let notificationDeliveryErrors = Counter(label: "aviary_notification_delivery_errors_total")
 
     /// Help text for every family the process registers through swift-metrics
     /// (swift-prometheus' bridge registers them without any); `/metrics` adds it.
@@ -31,6 +33,9 @@ public enum ControllerMetrics {
         "aviary_workqueue_retries_total": "Keys put back on a work queue to be retried.",
         "aviary_workqueue_depth": "Keys waiting in a work queue.",
         "aviary_leader": "1 while this process holds the leader Lease, else 0.",
+        "aviary_notification_delivery": "Time taken to deliver one Rollout's pending notifications, retries included, in seconds.",
+        "aviary_notification_delivery_errors_total": "Deliveries whose sent notifications could not be recorded in the Rollout's status (retried).",
+        "aviary_notifications_total": "Notifications sent or failed, by service (the first 100 names, then \"other\"), trigger (likewise) and result (sent, failed).",
         "aviary_side_effects_dropped_total": "Events dropped undelivered: the oldest when the queue was full, or what was left when shutdown cut the flush short.",
     ]
 
@@ -42,6 +47,16 @@ public enum ControllerMetrics {
     /// (one per phase) however many runs come and go, and a counter never
     /// disappears once exported. (A real metric named "other" shares that label.)
     static let measurementMetricLabels = BoundedLabelValues(limit: 1000)
+
+    /// Service and trigger names come from configuration (a tenant's too, with self-service): bounded like metric names.
+    static let notificationLabels = BoundedLabelValues(limit: 100)
+
+    /// One notification request's outcome.
+    static func notification(service: String, trigger: String, sent: Bool) {
+        Counter(label: "aviary_notifications_total",
+                dimensions: [("service", notificationLabels.label(for: service)), ("trigger", notificationLabels.label(for: trigger)),
+                             ("result", sent ? "sent" : "failed")]).increment()
+    }
 
     /// One measurement taken, by metric name and phase.
     static func measurement(metric: String, phase: String) {

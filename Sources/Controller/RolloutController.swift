@@ -29,9 +29,19 @@ public final class RolloutController: Sendable {
         public var providerAllow: AddressPolicy?
         /// `--provider-max-response-bytes`: a larger provider answer is an Error measurement.
         public var providerMaxResponseBytes: Int
+        /// Where `aviary-notification-configmap` and its Secret live (the controller's namespace); nil: no notifications.
+        public var notificationsNamespace: String?
+        /// Also honour a Rollout's own namespace's notification ConfigMap and Secret.
+        public var selfServiceNotifications: Bool
+        /// Rollouts whose notifications are sent at once (each may wait on a slow receiver).
+        public var notificationWorkers: Int
         public init(namespace: String? = nil, workers: Int = 10, analysisWorkers: Int = 10, measurementLimit: Int = 30,
                     instanceID: String? = nil, resync: Double = 0, providerAllow: AddressPolicy? = nil,
-                    providerMaxResponseBytes: Int = 1 << 20) {
+                    providerMaxResponseBytes: Int = 1 << 20, notificationsNamespace: String? = nil,
+                    selfServiceNotifications: Bool = false, notificationWorkers: Int = 4) {
+            self.notificationsNamespace = notificationsNamespace
+            self.selfServiceNotifications = selfServiceNotifications
+            self.notificationWorkers = notificationWorkers
             self.namespace = namespace
             self.workers = workers
             self.analysisWorkers = analysisWorkers
@@ -73,6 +83,8 @@ public final class RolloutController: Sendable {
     public let fence = WriteFence()
     /// Says so on objects that do not decode.
     let reporter: UndecodableReporter
+    /// Sends what Rollouts' statuses say is owed (nil without a notifications namespace).
+    let notifications: NotificationDelivery?
     var caches: Executor.Caches {
         Executor.Caches(replicaSet: { [replicaSets] in replicaSets.store($0) }, service: { [services] in services.store($0) },
                         rollout: { [rollouts] in rollouts.store($0) }, analysisRun: { [analysisRuns] in analysisRuns.store($0) },
@@ -111,6 +123,18 @@ public final class RolloutController: Sendable {
         routes = RouteInformers(client: client, namespace: ns, logger: logger)
         executor = Executor(client: client, logger: logger, fence: fence, effects: sideEffects)
         reporter = UndecodableReporter(client: client, executor: executor, logger: logger)
+        if let ns = options.notificationsNamespace {
+            let settings = NotificationSettings(client: client, namespace: ns, selfService: options.selfServiceNotifications, logger: logger)
+            let rollouts = rollouts, runs = analysisRuns
+            let caches = Executor.Caches(replicaSet: { _ in }, service: { _ in }, rollout: { rollouts.store($0) }, analysisRun: { _ in })
+            notifications = NotificationDelivery(
+                settings: settings, sender: NotificationSender(addressPolicy: options.providerAllow), executor: executor, caches: caches,
+                client: client, rollout: { rollouts.get($0) },
+                brief: { r in _ = runs; return nil },
+                logger: logger)
+        } else {
+            notifications = nil
+        }
         runner = AnalysisRunController(client: client, runs: analysisRuns, workers: options.analysisWorkers,
                                        measurementLimit: options.measurementLimit, providerAllow: options.providerAllow,
                                        providerMaxResponseBytes: options.providerMaxResponseBytes, reporter: reporter, logger: logger)
@@ -160,6 +184,7 @@ public final class RolloutController: Sendable {
             informers.addTask { await self.templates.run() }
             if let clusterTemplates { informers.addTask { await clusterTemplates.run() } }
             informers.addTask { await self.routes.run() }
+            if let settings = notifications?.settings { informers.addTask { await settings.run() } }
             if options.resync > 0 { informers.addTask { await self.resync(every: self.options.resync) } }
             try await withTaskCancellationHandler {
                 try await rollouts.waitForSync()
@@ -177,6 +202,9 @@ public final class RolloutController: Sendable {
                 await withTaskGroup(of: Void.self) { workers in
                     for _ in 0..<max(1, self.options.workers) { workers.addTask { await self.work() } }
                     workers.addTask { await self.runner.run() }
+                    if let notifications = self.notifications {
+                        workers.addTask { await notifications.run(workers: self.options.notificationWorkers) }
+                    }
                 }
             } onCancel: {
                 self.shutDown()
@@ -195,6 +223,7 @@ public final class RolloutController: Sendable {
     public func shutDown() {
         queue.shutDown()
         runner.queue.shutDown()
+        notifications?.queue.shutDown()
     }
 
     /// Carries out one queued side effect (fenced: nothing once leadership is
@@ -252,7 +281,10 @@ public final class RolloutController: Sendable {
                                analysisRuns: analysisRuns.byIndex(.controller(uid: uid)) + unreadableRuns.map(UndecodableReporter.standIn(for:)), templates: catalog,
                                routes: routeObjects, now: KubeTime.now())
         let plan = RolloutPlanner.plan(view)
+        // Notifications owed: those already pending (a restart, a new leader), and those this plan records.
+        if rollout.status?.notifications?.pending?.isEmpty == false { notifications?.wake(key) }
         try await executor.apply(plan, to: rollout, caches: caches)
+        if plan.status.notifications?.pending?.isEmpty == false { notifications?.wake(key) }
         return plan.requeueAfter
     }
 }

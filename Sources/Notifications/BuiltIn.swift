@@ -5,17 +5,8 @@ import Rollouts
 /// person may want to hear about; a ConfigMap key of the same name replaces one.
 public enum BuiltIn {
     /// Event reason → built-in trigger, named as Argo names them.
-    public static let triggerFor: [EventReason: String] = [
-        .rolloutUpdated: "on-rollout-updated",
-        .rolloutStepCompleted: "on-rollout-step-completed",
-        .rolloutPaused: "on-rollout-paused",
-        .rolloutCompleted: "on-rollout-completed",
-        .rolloutAborted: "on-rollout-aborted",
-        .analysisRunRunning: "on-analysis-run-running",
-        .analysisRunFailed: "on-analysis-run-failed",
-        .analysisRunError: "on-analysis-run-error",
-        .scalingReplicaSet: "on-scaling-replica-set",
-    ]
+    public static let triggerFor: [EventReason: String] = Dictionary(
+        uniqueKeysWithValues: EventReason.allCases.compactMap { r in r.builtInTrigger.map { (r, $0) } })
 
     static var triggers: [String: [TriggerCondition]] {
         Dictionary(uniqueKeysWithValues: triggerFor.values.map { ($0, [TriggerCondition(when: "true", send: [$0], oncePer: nil)]) })

@@ -21,43 +21,58 @@ public struct Notification: Sendable, Equatable {
 /// for its reason, and every custom trigger whose `when` holds over the
 /// Rollout), and their templates rendered. Delivery is someone else's job.
 public enum Notifier {
+    public struct Result: Sendable {
+        public var notifications: [Notification] = []
+        /// Subscriptions or triggers that could not be used, with why.
+        public var problems: [String] = []
+        /// The `oncePer` values these notifications are for (trigger condition → value), to remember once sent.
+        public var oncePer: [String: String] = [:]
+    }
+
+    /// - Parameter sent: the `oncePer` values already sent for (from the Rollout's status).
     public static func notifications(for event: Rollouts.Event, rollout: Rollout, config: NotificationConfig,
-                                     time: KubeTime, extra: [String: JSONValue] = [:]) -> (notifications: [Notification], problems: [String]) {
+                                     time: KubeTime, extra: [String: JSONValue] = [:], sent: [String: String] = [:]) -> Result {
         let subscriptions = Subscription.read(rollout.metadata.annotations)
-        guard !subscriptions.isEmpty else { return ([], []) }
+        var result = Result()
+        guard !subscriptions.isEmpty else { return result }
         let context = Self.context(event: event, rollout: rollout, time: time, extra: extra)
         let builtIn = BuiltIn.triggerFor[event.reason]
-        var out: [Notification] = []
-        var problems: [String] = []
         for subscription in subscriptions {
             // A subscription without a trigger takes the configured defaults.
             let triggers = subscription.trigger.isEmpty ? config.defaultTriggers : [subscription.trigger]
             guard let service = config.services[subscription.service] else {
-                problems.append("subscription \(subscription.trigger).\(subscription.service): no service.\(subscription.service) in \(NotificationConfig.configMapName)")
+                result.problems.append("subscription \(subscription.trigger).\(subscription.service): no service.\(subscription.service) in \(NotificationConfig.configMapName)")
                 continue
             }
             for trigger in triggers {
                 let custom = !BuiltIn.triggerFor.values.contains(trigger)
                 guard trigger == builtIn || custom, let conditions = config.triggers[trigger] else { continue }
-                for condition in conditions {
+                for (index, condition) in conditions.enumerated() {
                     do {
                         guard case .bool(true) = try Expression.parse(condition.when).evaluate(["rollout": context["rollout"] ?? .null,
                                                                                                  "event": context["event"] ?? .null]) else { continue }
                     } catch {
-                        problems.append("trigger.\(trigger): when \(condition.when): \(error)")
+                        result.problems.append("trigger.\(trigger): when \(condition.when): \(error)")
                         continue
+                    }
+                    // oncePer: a path into the context (e.g. rollout.status.currentPodHash); sent once per value it takes.
+                    if let path = condition.oncePer {
+                        let key = "\(trigger)[\(index)]"
+                        let value = String(TemplateText.text(of: context.value(at: path.split(separator: ".").map(String.init))).prefix(1_000))
+                        if sent[key] == value { continue }
+                        result.oncePer[key] = value
                     }
                     for name in condition.send {
                         guard let template = config.templates[name] else { continue }
                         let message = TemplateText.render(template.message ?? "", context)
                         let fields = template.fields[service.type.rawValue].map { render($0, context) }
-                        out.append(Notification(trigger: trigger, service: service.name, type: service.type,
-                                                recipients: subscription.recipients, message: message, fields: fields))
+                        result.notifications.append(Notification(trigger: trigger, service: service.name, type: service.type,
+                                                                 recipients: subscription.recipients, message: message, fields: fields))
                     }
                 }
             }
         }
-        return (out, problems)
+        return result
     }
 
     /// What a template can name: the Rollout as the API holds it, the event, the time, the images by container, the revision.

@@ -34,7 +34,7 @@ public enum Payloads {
             // Block Kit: the message as a section, unless the template gives its own blocks or attachments.
             var body: [String: JSONValue] = ["text": .string(n.message),
                                              "blocks": [["type": "section", "text": ["type": "mrkdwn", "text": .string(n.message)]]]]
-            if case .object(let extra)? = n.fields { for (k, v) in extra { body[k] = v } }
+            if case .object(let extra)? = jsonText(in: n.fields, ["attachments", "blocks"]) { for (k, v) in extra { body[k] = v } }
             if let token = s["token"]?.stringValue, !token.isEmpty {
                 let api = s["apiURL"]?.stringValue ?? "https://slack.com/api/"
                 let url = api.hasSuffix("/") ? api + "chat.postMessage" : api + "/chat.postMessage"
@@ -59,7 +59,7 @@ public enum Payloads {
             let method = (own?["method"]?.stringValue ?? "POST").uppercased()
             let url = base + (own?["path"]?.stringValue ?? "")
             var headers: [String] = []
-            var secrets: [String] = []
+            var secrets = urlSecrets(base)
             for h in s["headers"]?.arrayValue ?? [] {
                 guard let name = h["name"]?.stringValue, let value = h["value"]?.stringValue else { continue }
                 headers.append("\(name): \(value)")
@@ -97,12 +97,38 @@ public enum Payloads {
                     body = ["text": .string(n.message)]
                 }
                 var merged = body
-                if case .object(let extra)? = n.fields, case .object(var o) = merged {
+                if case .object(let extra)? = jsonText(in: n.fields, ["sections", "potentialAction"]), case .object(var o) = merged {
                     for (k, v) in extra { o[k] = v }
                     merged = .object(o)
                 }
                 return OutgoingRequest(method: "POST", url: url, headers: ["Content-Type: application/json"], body: merged, secrets: [url])
             }
         }
+    }
+
+    /// Argo's templates give these fields (Slack's `attachments` and `blocks`,
+    /// Teams' `sections` and `potentialAction`) as JSON text, which Argo parses
+    /// before sending: so does this, or the service would get a string where it
+    /// wants a list. Text that is not JSON is left as written.
+    static func jsonText(in fields: JSONValue?, _ keys: [String]) -> JSONValue? {
+        guard case .object(var o)? = fields else { return fields }
+        for key in keys {
+            if case .string(let text)? = o[key], let parsed = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) { o[key] = parsed }
+        }
+        return .object(o)
+    }
+
+    /// The parts of a webhook URL that may carry a credential (`user:password@`,
+    /// the path, the query: `$key`s are written there), so an error names the
+    /// scheme and host but never those.
+    static func urlSecrets(_ url: String) -> [String] {
+        guard let scheme = url.range(of: "://") else { return [url] }
+        let rest = url[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex { "/?#".contains($0) } ?? rest.endIndex
+        var out: [String] = []
+        if let at = rest[..<authorityEnd].lastIndex(of: "@") { out.append(String(rest[..<at])) }
+        let tail = rest[authorityEnd...]
+        if tail.count > 1 { out.append(String(tail)) }
+        return out
     }
 }

@@ -124,6 +124,9 @@ import Testing
         s.setCondition(.Healthy, false, reason: "Progressing", message: "", now: now)
         s.collisionCount = 2
         s.restartedAt = now
+        var ledger = NotificationLedger(oncePer: ["on-new-image[0]": "nginx:1.27"])
+        ledger.record([(reason: "RolloutAborted", message: String(repeating: "é", count: 5_000), warning: true)], at: now)
+        s.notifications = ledger
 
         var coverage = Coverage()
         let found = Self.problems(try JSONValue(encoding: s), try Self.schema("rollouts.aviary.dev.yaml"), coverage: &coverage)

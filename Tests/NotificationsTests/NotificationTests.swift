@@ -97,7 +97,8 @@ import Testing
 
     @Test func theBuiltInAbortMessageSaysWhatWhichVersionWhyAndWhatNext() throws {
         let r = Self.rollout(["notifications.aviary.dev/subscribe.on-rollout-aborted.slack": "oncall"])
-        let (sent, problems) = Notifier.notifications(for: Self.aborted, rollout: r, config: Self.config, time: Self.time, extra: ["revision": "3"])
+        let result = Notifier.notifications(for: Self.aborted, rollout: r, config: Self.config, time: Self.time, extra: ["revision": "3"])
+        let sent = result.notifications, problems = result.problems
         #expect(problems.isEmpty)
         let n = try #require(sent.first)
         #expect(sent.count == 1)
@@ -111,7 +112,8 @@ import Testing
         let r = Self.rollout(["notifications.aviary.dev/subscribe.on-rollout-aborted.slack": "oncall",
                               "notifications.aviary.dev/subscribe.degraded.pager": "team-a"])
         let scaled = Rollouts.Event(reason: .scalingReplicaSet, message: "Scaled up ReplicaSet web-abc from 1 to 2")
-        let (sent, _) = Notifier.notifications(for: scaled, rollout: r, config: Self.config, time: Self.time)
+        let result = Notifier.notifications(for: scaled, rollout: r, config: Self.config, time: Self.time)
+        let sent = result.notifications
         #expect(sent.map(\.trigger) == ["degraded"], "only the custom trigger, whose when holds: the Rollout is Degraded")
         #expect(sent.first?.message == "web aborted: Scaled up ReplicaSet web-abc from 1 to 2")
 
@@ -122,7 +124,8 @@ import Testing
 
     @Test func defaultTriggersForASubscriptionWithoutOneAndPerServiceFields() throws {
         let r = Self.rollout(["notifications.argoproj.io/subscribe.slack": "general"])
-        let (sent, _) = Notifier.notifications(for: Self.aborted, rollout: r, config: Self.config, time: Self.time)
+        let result = Notifier.notifications(for: Self.aborted, rollout: r, config: Self.config, time: Self.time)
+        let sent = result.notifications
         #expect(sent.map(\.trigger) == ["on-rollout-aborted"])
 
         var config = Self.config
@@ -133,7 +136,8 @@ import Testing
 
     @Test func aSubscriptionToAnUnknownServiceIsAProblemNotACrash() {
         let r = Self.rollout(["notifications.aviary.dev/subscribe.on-rollout-aborted.carrier-pigeon": "roof"])
-        let (sent, problems) = Notifier.notifications(for: Self.aborted, rollout: r, config: Self.config, time: Self.time)
+        let result = Notifier.notifications(for: Self.aborted, rollout: r, config: Self.config, time: Self.time)
+        let sent = result.notifications, problems = result.problems
         #expect(sent.isEmpty)
         #expect(problems == ["subscription on-rollout-aborted.carrier-pigeon: no service.carrier-pigeon in aviary-notification-configmap"])
     }

@@ -1,6 +1,5 @@
 /// Every reason a Rollout's events carry: the Kubernetes Event's `reason`,
-/// what `kubectl get events` shows, and (later) what notifications subscribe
-/// to. One enum, so a typo is a compile error and the list is in one place.
+/// what `kubectl get events` shows, and what notifications subscribe to. One enum, so a typo is a compile error and the list is in one place.
 public enum EventReason: String, Sendable, Equatable, CaseIterable {
     // The template and its ReplicaSets
     case rolloutUpdated = "RolloutUpdated"
@@ -34,4 +33,22 @@ public enum EventReason: String, Sendable, Equatable, CaseIterable {
     case rolloutRestarted = "RolloutRestarted"
     case invalidSpec = "InvalidSpec"
     case statusRepaired = "StatusRepaired"
+    // Delivery
+    case notificationFailed = "NotificationFailed"
+
+    /// The built-in notification trigger this reason fires, named as Argo names them.
+    public var builtInTrigger: String? {
+        switch self {
+        case .rolloutUpdated: "on-rollout-updated"
+        case .rolloutStepCompleted: "on-rollout-step-completed"
+        case .rolloutPaused: "on-rollout-paused"
+        case .rolloutCompleted: "on-rollout-completed"
+        case .rolloutAborted: "on-rollout-aborted"
+        case .analysisRunRunning: "on-analysis-run-running"
+        case .analysisRunFailed: "on-analysis-run-failed"
+        case .analysisRunError: "on-analysis-run-error"
+        case .scalingReplicaSet: "on-scaling-replica-set"
+        default: nil
+        }
+    }
 }

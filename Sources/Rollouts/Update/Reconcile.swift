@@ -50,6 +50,7 @@ struct Reconcile {
         } else {
             status.setCondition(.Healthy, false, reason: "RolloutHealthy", message: "Rollout is \(status.phase?.rawValue ?? "not healthy")", now: now)
         }
+        NotificationOutbox.record(p.actions, of: rollout, into: &status, now: now)
         p.status = status
         return p
     }

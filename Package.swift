@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "Rollouts", "Analysis", "AviaryAPI", "Kube", "Notifications",
+                "Rollouts", "Analysis", "AviaryAPI", "Kube", "Notifications", "Plugin",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

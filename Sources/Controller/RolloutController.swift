@@ -12,7 +12,9 @@ import Rollouts
 /// 2. a worker takes the key from the `WorkQueue`;
 /// 3. `reconcile` builds a `RolloutView` from the caches and asks `RolloutPlanner.plan`;
 /// 4. the `Executor` sends each action's `WriteRequest`s, then patches the status;
-/// 5. the plan's events go to `sideEffects`, which a service of the process delivers.
+/// 5. the plan's events go to `sideEffects`, which a service of the process delivers;
+/// 6. notifications the plan owed went into that status write (`status.notifications`),
+///    and `NotificationDelivery` sends them on its own queue and removes them.
 public final class RolloutController: Sendable {
     public struct Options: Sendable {
         public var namespace: String?
@@ -77,7 +79,7 @@ public final class RolloutController: Sendable {
     let runner: AnalysisRunController
     let queue = WorkQueue<ObjectKey>()
     let executor: Executor
-    /// Events (later notifications) queued by reconciles; `SideEffectsService` delivers them through `deliver`.
+    /// Events queued by reconciles; `SideEffectsService` delivers them through `deliver`. (Notifications go through `notifications`: they must survive a restart, so they wait in the status, not in memory.)
     public let sideEffects = SideEffects()
     /// Closed when leadership is lost (`stopLeading`): no write goes out after that.
     public let fence = WriteFence()
@@ -125,12 +127,15 @@ public final class RolloutController: Sendable {
         reporter = UndecodableReporter(client: client, executor: executor, logger: logger)
         if let ns = options.notificationsNamespace {
             let settings = NotificationSettings(client: client, namespace: ns, selfService: options.selfServiceNotifications, logger: logger)
-            let rollouts = rollouts, runs = analysisRuns
+            let rollouts = rollouts, runs = analysisRuns, replicaSets = replicaSets
             let caches = Executor.Caches(replicaSet: { _ in }, service: { _ in }, rollout: { rollouts.store($0) }, analysisRun: { _ in })
             notifications = NotificationDelivery(
                 settings: settings, sender: NotificationSender(addressPolicy: options.providerAllow), executor: executor, caches: caches,
                 client: client, rollout: { rollouts.get($0) },
-                brief: { r in _ = runs; return nil },
+                related: { r in
+                    let uid = IndexKey.controller(uid: r.metadata.uid ?? "")
+                    return (runs.byIndex(uid), replicaSets.byIndex(uid))
+                },
                 logger: logger)
         } else {
             notifications = nil

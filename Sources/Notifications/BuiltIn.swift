@@ -22,7 +22,7 @@ public enum BuiltIn {
             "on-rollout-step-completed": "\(who): {{.event.message}} at {{.time}}. \(next)",
             "on-rollout-paused": "\(who) is paused at step {{.rollout.status.currentStepIndex}}: {{.event.message}}. To go on: kubectl aviary promote {{.rollout.metadata.name}} -n {{.rollout.metadata.namespace}}",
             "on-rollout-completed": "\(who) completed: revision {{.revision}} ({{.images}}) is stable, at {{.time}}.",
-            "on-rollout-aborted": "\(who) was ABORTED at {{.time}}: {{.event.message}}. Traffic is back on the stable version; revision {{.revision}} ({{.images}}) is not serving. \(next); what happened: kubectl aviary report {{.rollout.metadata.name}} -n {{.rollout.metadata.namespace}}",
+            "on-rollout-aborted": "\(who) was ABORTED at {{.time}}: {{.event.message}}. Traffic is back on the stable version; revision {{.revision}} ({{.images}}) is not serving. \(next); what happened: kubectl aviary report {{.rollout.metadata.name}} -n {{.rollout.metadata.namespace}}{{.report}}",
             "on-analysis-run-running": "\(who): {{.event.message}}. \(next)",
             "on-analysis-run-failed": "\(who): analysis FAILED at {{.time}}: {{.event.message}}. \(next)",
             "on-analysis-run-error": "\(who): analysis could not measure at {{.time}}: {{.event.message}}. \(next)",

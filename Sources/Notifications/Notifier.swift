@@ -30,18 +30,35 @@ public enum Notifier {
     }
 
     /// - Parameter sent: the `oncePer` values already sent for (from the Rollout's status).
+    /// - Parameters:
+    ///   - analysisRuns: the Rollout's runs, for `analysis` and `analysisRuns` in templates.
+    ///   - revision: the revision number of the version being rolled out, when known.
     public static func notifications(for event: Rollouts.Event, rollout: Rollout, config: NotificationConfig,
-                                     time: KubeTime, extra: [String: JSONValue] = [:], sent: [String: String] = [:]) -> Result {
+                                     time: KubeTime, analysisRuns: [AnalysisRun] = [], revision: Int? = nil,
+                                     extra: [String: JSONValue] = [:], sent: [String: String] = [:]) -> Result {
         let subscriptions = Subscription.read(rollout.metadata.annotations)
         var result = Result()
         guard !subscriptions.isEmpty else { return result }
+        var extra = extra
+        if !analysisRuns.isEmpty {
+            let runs = analysisRuns.sorted { ($0.status?.startedAt ?? $0.metadata.creationTimestamp ?? KubeTime(secondsSinceEpoch: 0))
+                > ($1.status?.startedAt ?? $1.metadata.creationTimestamp ?? KubeTime(secondsSinceEpoch: 0)) }.prefix(10).map(Self.analysis)
+            extra["analysisRuns"] = .array(runs)
+            extra["analysis"] = runs.first ?? .null
+        }
+        if let revision { extra["revision"] = .string(String(revision)) }
         let context = Self.context(event: event, rollout: rollout, time: time, extra: extra)
         let builtIn = BuiltIn.triggerFor[event.reason]
+        var seen = Set<String>()
         for subscription in subscriptions {
             // A subscription without a trigger takes the configured defaults.
             let triggers = subscription.trigger.isEmpty ? config.defaultTriggers : [subscription.trigger]
             guard let service = config.services[subscription.service] else {
-                result.problems.append("subscription \(subscription.trigger).\(subscription.service): no service.\(subscription.service) in \(NotificationConfig.configMapName)")
+                // Say why, when the service is there but could not be read.
+                let name = subscription.service
+                let why = config.problems.first { $0.contains("service.\(name):") || $0.range(of: "service\\.[a-z]+\\.\(NSRegularExpression.escapedPattern(for: name)):", options: .regularExpression) != nil }
+                result.problems.append("subscription \(subscription.trigger).\(name): no service.\(name) in \(NotificationConfig.configMapName)"
+                    + (why.map { " (it could not be read: \($0))" } ?? ""))
                 continue
             }
             for trigger in triggers {
@@ -64,10 +81,14 @@ public enum Notifier {
                     }
                     for name in condition.send {
                         guard let template = config.templates[name] else { continue }
+                        // A recipient named twice (both prefixes, or defaults and an explicit trigger) hears it once.
+                        let recipients = (subscription.recipients.isEmpty ? [""] : subscription.recipients)
+                            .filter { seen.insert([trigger, service.name, name, $0].joined(separator: "\u{0}")).inserted }
+                        guard !recipients.isEmpty else { continue }
                         let message = TemplateText.render(template.message ?? "", context)
                         let fields = template.fields[service.type.rawValue].map { render($0, context) }
                         result.notifications.append(Notification(trigger: trigger, service: service.name, type: service.type,
-                                                                 recipients: subscription.recipients, message: message, fields: fields))
+                                                                 recipients: recipients.filter { !$0.isEmpty }, message: message, fields: fields))
                     }
                 }
             }
@@ -87,9 +108,37 @@ public enum Notifier {
             "time": .string(time.description),
             "images": .string(images.joined(separator: ", ")),
             "revision": .string(rollout.status?.currentPodHash.map { "hash \($0)" } ?? "<no value>"),
+            // The short post-rollback report; the controller fills it in for an abort.
+            "report": "",
         ]
         for (k, v) in extra { o[k] = v }
         return .object(o)
+    }
+
+    /// What a template can say about one run: its phase and message, each
+    /// metric's last value against its conditions, and the metric that decided
+    /// (`decidedBy`: the first Failed, else Error, else Inconclusive metric).
+    static func analysis(_ run: AnalysisRun) -> JSONValue {
+        var metrics: [JSONValue] = []
+        var decidedBy: JSONValue = .null
+        let specs = Dictionary(run.spec.metrics.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for result in (run.status?.metricResults ?? []).prefix(50) {
+            let spec = specs[result.name]
+            let values = (result.measurements ?? []).suffix(10).compactMap(\.value)
+            let m: JSONValue = [
+                "name": .string(result.name), "phase": .string(result.phase.rawValue), "message": .string(result.message ?? ""),
+                "value": .string(values.last ?? "<no value>"), "values": .string(values.joined(separator: ", ")),
+                "successCondition": .string(spec?.successCondition ?? ""), "failureCondition": .string(spec?.failureCondition ?? ""),
+                "count": .number(Double(result.count ?? 0)), "failed": .number(Double(result.failed ?? 0)),
+                "errors": .number(Double(result.error ?? 0)),
+            ]
+            metrics.append(m)
+        }
+        for phase in ["Failed", "Error", "Inconclusive"] where decidedBy == .null {
+            decidedBy = metrics.first { $0["phase"]?.stringValue == phase } ?? .null
+        }
+        return ["name": .string(run.metadata.name ?? ""), "phase": .string(run.status?.phase?.rawValue ?? "Pending"),
+                "message": .string(run.status?.message ?? ""), "metrics": .array(metrics), "decidedBy": decidedBy]
     }
 
     /// Every string in a template's fields, rendered.

@@ -2,7 +2,7 @@ import Controller
 import Logging
 import ServiceLifecycle
 
-/// Delivers the controller's side effects (events, later notifications) as a
+/// Delivers the controller's side effects (Kubernetes Events) as a
 /// service of the lifecycle group. List it before the `ControllerService`:
 /// the group shuts services down in reverse order, so on SIGTERM the
 /// controller finishes its reconciles first, and then this delivers what they

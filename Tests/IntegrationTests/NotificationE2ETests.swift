@@ -91,6 +91,9 @@ import TestSupport
         #expect(text.contains("Rollout \(p.namespace)/web was ABORTED"), "\(text)")
         #expect(text.contains("registry.example/web:2.0"), "\(text)")
         #expect(text.contains("kubectl aviary get rollout web -n \(p.namespace)"), "\(text)")
+        // The short post-rollback report follows.
+        #expect(text.contains("Rollout \(p.namespace)/web aborted the update to registry.example/web:2.0"), "\(text)")
+        #expect(text.contains("Trigger: aborted by a user"), "\(text)")
 
         let slack = try #require(got.first { $0.path == "/slack/chat.postMessage" })
         #expect(slack.header("authorization") == "Bearer xoxb-s3cret")
@@ -183,6 +186,54 @@ import TestSupport
         #expect(all.count == 2, "one failed attempt, one delivery: \(all.count)")
         #expect(all.filter { $0.bodyText.contains("ABORTED") }.count == 2)
         await TestCluster.deleteNamespace(p.namespace, client: client)
+    }
+}
+
+extension NotificationE2ETests {
+    /// Self-service: a team's own ConfigMap adds its services for its
+    /// Rollouts, but a `$key` in it is looked up in the team's Secret only,
+    /// never in the controller's.
+    @Test func aTenantConfigurationCannotReachTheControllersSecret() async throws {
+        let client = try TestCluster.client()
+        let central = try RecordingReceiver(), tenant = try RecordingReceiver()
+        defer { central.stop(); tenant.stop() }
+        let global = try await TestCluster.namespace("notify-global", client: client)
+        try await writeConfig(["service.webhook.central": "url: \(central.url("/central"))\nheaders:\n- name: X-Token\n  value: $token\n"],
+                              secret: ["token": "gl0bal-s3cret"], namespace: global, client: client)
+        try await TestCluster.installCRDs()
+        let ns = try await TestCluster.namespace("notify-tenant", client: client)
+        // The tenant names the controller's Secret key; its own Secret does not have it.
+        try await writeConfig(["service.webhook.own": "url: \(tenant.url("/own"))\nheaders:\n- name: X-Token\n  value: $token\n",
+                               "service.webhook.plain": "url: \(tenant.url("/plain"))\n"],
+                              secret: ["other": "x"], namespace: ns, client: client)
+        for doc in try TestCluster.example("canary-rollout.yaml") {
+            if doc["kind"] == "Rollout" {
+                let annotations: JSONValue = ["notifications.aviary.dev/subscribe.on-rollout-updated.central": "",
+                                              "notifications.aviary.dev/subscribe.on-rollout-updated.own": "",
+                                              "notifications.aviary.dev/subscribe.on-rollout-updated.plain": ""]
+                let r = doc.overlaid(with: ["metadata": ["annotations": annotations], "spec": ["replicas": 2]])
+                    .setting(["spec", "strategy", "canary", "steps"], to: Self.steps)
+                let _: JSONValue = try await client.create(Rollout.resource, r, namespace: ns)
+            } else {
+                let _: JSONValue = try await client.create(.services, doc, namespace: ns)
+            }
+        }
+        let controller = try ControllerProcess(namespace: ns, arguments: ["--leader-elect", "false", "--notifications-namespace", global,
+                                                                          "--self-service-notifications", "true"])
+        defer { controller.kill() }
+        let p = RolloutProbe(client: client, namespace: ns, name: "web")
+        try await p.wait("1.0 Healthy") { $0.status?.phase == .Healthy && $0.status?.availableReplicas == 2 }
+        try await updateToPause(p, image: "registry.example/web:2.0")
+        let fromCentral = await central.waitFor(count: 1, timeout: .seconds(20))
+        let fromTenant = await tenant.waitFor(count: 1, timeout: .seconds(20))
+        #expect(fromCentral.first?.header("x-token") == "gl0bal-s3cret")
+        #expect(fromTenant.map(\.path) == ["/plain"], "only the tenant's service without a missing $key")
+        #expect(!fromTenant.contains { $0.bodyText.contains("gl0bal") || ($0.header("x-token") ?? "").contains("gl0bal") })
+        try await eventually("the tenant is told why its service is not used", timeout: .seconds(20)) {
+            try await p.events().contains { $0.reason == "NotificationFailed" && $0.message.contains("no service.own") && $0.message.contains("$token is not a key") }
+        }
+        await TestCluster.deleteNamespace(ns, client: client)
+        await TestCluster.deleteNamespace(global, client: client)
     }
 }
 

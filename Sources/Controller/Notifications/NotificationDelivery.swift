@@ -3,6 +3,7 @@ import Foundation
 import Kube
 import Logging
 import Notifications
+import Plugin
 import Rollouts
 import Synchronization
 
@@ -24,22 +25,23 @@ public final class NotificationDelivery: Sendable {
     let caches: Executor.Caches
     let client: KubeClient
     let rollout: @Sendable (ObjectKey) -> Rollout?
-    /// The short post-rollback report for an aborted update (from the caches), if one can be made.
-    let brief: @Sendable (Rollout) -> String?
+    /// What a template may name besides the Rollout, from the caches: its AnalysisRuns and ReplicaSets.
+    let related: @Sendable (Rollout) -> (runs: [AnalysisRun], replicaSets: [ReplicaSet])
     let logger: Logger
     public let queue = WorkQueue<ObjectKey>(name: "notifications")
     /// Entries sent by this process whose removal is not yet confirmed, by Rollout UID: never sent twice here.
     private let sent = Mutex<[String: Set<Int>]>([:])
 
     init(settings: NotificationSettings, sender: NotificationSender, executor: Executor, caches: Executor.Caches, client: KubeClient,
-         rollout: @escaping @Sendable (ObjectKey) -> Rollout?, brief: @escaping @Sendable (Rollout) -> String?, logger: Logger) {
+         rollout: @escaping @Sendable (ObjectKey) -> Rollout?,
+         related: @escaping @Sendable (Rollout) -> (runs: [AnalysisRun], replicaSets: [ReplicaSet]), logger: Logger) {
         self.settings = settings
         self.sender = sender
         self.executor = executor
         self.caches = caches
         self.client = client
         self.rollout = rollout
-        self.brief = brief
+        self.related = related
         self.logger = logger
     }
 
@@ -64,6 +66,8 @@ public final class NotificationDelivery: Sendable {
               let pending = current.status?.notifications?.pending, !pending.isEmpty else { return nil }
         let config = await settings.config(for: current.metadata.namespace)
         var oncePer = current.status?.notifications?.oncePer ?? [:]
+        let (runs, replicaSets) = related(current)
+        let revision = replicaSets.first { $0.podTemplateHash != nil && $0.podTemplateHash == current.status?.currentPodHash }?.revision
         var done = Set<Int>()
         for entry in pending {
             guard executor.fence.isOpen else { return nil }
@@ -75,9 +79,10 @@ public final class NotificationDelivery: Sendable {
             if let reason = EventReason(rawValue: entry.reason) {
                 let event = Rollouts.Event(reason: reason, message: String(entry.message.prefix(NotificationLedger.maxMessage)),
                                            warning: entry.warning ?? false)
-                var extra: [String: JSONValue] = [:]
-                if reason == .rolloutAborted { extra["report"] = .string(brief(current) ?? "") }
-                let result = Notifier.notifications(for: event, rollout: current, config: config, time: entry.time, extra: extra, sent: oncePer)
+                // The short post-rollback report, for `{{.report}}` (the built-in on-rollout-aborted template ends with it).
+                let report = reason == .rolloutAborted ? "\n" + RolloutReport.brief(rollout: current, analysisRuns: runs, now: entry.time) : ""
+                let result = Notifier.notifications(for: event, rollout: current, config: config, time: entry.time, analysisRuns: runs,
+                                                    revision: revision, extra: ["report": .string(report)], sent: oncePer)
                 for problem in result.problems { failed(current, problem) }
                 for n in result.notifications { await send(n, config: config, about: current) }
                 oncePer.merge(result.oncePer) { _, new in new }
@@ -101,6 +106,7 @@ public final class NotificationDelivery: Sendable {
             failed(rollout, "\(n.trigger) to service \(n.service): \(error). Check service.\(service.type.rawValue).\(n.service) in \(NotificationConfig.configMapName)")
             return
         }
+        let sender = Self.sender(self.sender, for: service)
         for request in requests {
             switch await sender.send(request) {
             case .sent(_, let attempts):
@@ -113,6 +119,21 @@ public final class NotificationDelivery: Sendable {
                     + "Check the receiver and service.\(service.type.rawValue).\(n.service) in \(settings.namespace)/\(NotificationConfig.configMapName)")
             }
         }
+    }
+
+    /// A webhook's own retry settings, as Argo names them (`retryMax`,
+    /// `retryWaitMin`, `retryWaitMax`), bounded: at most 10 retries, waits of at most a minute.
+    static func sender(_ base: NotificationSender, for service: NotificationService) -> NotificationSender {
+        var sender = base
+        let s = service.settings
+        if let n = s["retryMax"]?.intValue { sender.retryMax = min(max(0, n), 10) }
+        func wait(_ key: String) -> Duration? {
+            guard let text = s[key]?.stringValue, let seconds = try? DurationText.seconds(text) else { return nil }
+            return .milliseconds(Int(min(max(seconds, 0), 60) * 1000))
+        }
+        if let w = wait("retryWaitMin") { sender.waitMin = w }
+        if let w = wait("retryWaitMax") { sender.waitMax = max(w, sender.waitMin) }
+        return sender
     }
 
     /// A failure goes to the log and, as a Warning event, to the Rollout (the text is already redacted).

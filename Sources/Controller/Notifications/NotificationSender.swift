@@ -48,6 +48,12 @@ public struct NotificationSender: Sendable {
                 if (200..<300).contains(response.status) { return .sent(status: response.status, attempts: attempt) }
                 retryable = response.status == 429 || response.status >= 500
                 problem = "HTTP \(response.status)" + (300..<400 ~= response.status ? " (redirects are not followed)" : "")
+            } catch let large as ResponseTooLarge where large.status != nil {
+                // The receiver took the request and answered at length: its status decides, the body is not needed.
+                let status = large.status ?? 0
+                if (200..<300).contains(status) { return .sent(status: status, attempts: attempt) }
+                retryable = status == 429 || status >= 500
+                problem = "HTTP \(status)"
             } catch is CancellationError {
                 return .failed("cancelled", attempts: attempt)
             } catch let refused as RequestRefused {

@@ -210,11 +210,18 @@ public struct RequestRefused: Error, Sendable, Equatable, CustomStringConvertibl
 public struct ResponseTooLarge: Error, Sendable, Equatable, CustomStringConvertible {
     public var server: String
     public var limit: Int
+    /// The status the answer's head carried, when it had arrived (a caller that
+    /// only needs to know the request was taken, like a notification, reads it).
+    public var status: Int?
 
-    public init(server: String, limit: Int) {
+    public init(server: String, limit: Int, status: Int? = nil) {
         self.server = server
         self.limit = limit
+        self.status = status
     }
 
     public var description: String { "response larger than \(limit) bytes" }
+
+    /// The same refusal: the server and the cap (the status is a detail of when it happened).
+    public static func == (a: Self, b: Self) -> Bool { a.server == b.server && a.limit == b.limit }
 }

@@ -317,7 +317,7 @@ final class Transfer: @unchecked Sendable {
     func failure(for code: CURLcode) -> any Error {
         let server = request.server
         if let limit = request.maxResponseBytes, code == CURLE_FILESIZE_EXCEEDED || (code == CURLE_WRITE_ERROR && tooLarge) {
-            return ResponseTooLarge(server: server, limit: limit)
+            return ResponseTooLarge(server: server, limit: limit, status: status > 0 ? status : nil)
         }
         if let address = refusedAddress, !triedAllowedAddress, let policy = request.addressPolicy {
             return RequestRefused(.address, policy.refusal(address: address))

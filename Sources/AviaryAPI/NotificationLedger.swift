@@ -11,6 +11,8 @@ public struct NotificationLedger: Codable, Sendable, Hashable {
     public static let capacity = 20
     /// An event message is cut to this many characters here (the rendered text is capped again).
     public static let maxMessage = 2_048
+    /// Custom trigger conditions with `oncePer` remembered at most.
+    public static let maxOncePer = 100
 
     public var pending: [PendingNotification]?
     /// The next entry's id: ids never repeat within one Rollout.
@@ -31,7 +33,8 @@ public struct NotificationLedger: Codable, Sendable, Hashable {
         var r = try LenientReader(decoder, CodingKeys.self)
         pending = r.list(.pending).map { Array($0.prefix(Self.capacity)) }
         next = r.count(.next)
-        oncePer = r(.oncePer)
+        // Bounded like the rest: a hand-written map of thousands of keys reads as none.
+        oncePer = (r(.oncePer) as [String: String]?).flatMap { $0.count <= Self.maxOncePer ? $0 : nil }
     }
 
     public var isEmpty: Bool { (pending ?? []).isEmpty && (oncePer ?? [:]).isEmpty }

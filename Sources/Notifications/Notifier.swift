@@ -86,7 +86,7 @@ public enum Notifier {
                             .filter { seen.insert([trigger, service.name, name, $0].joined(separator: "\u{0}")).inserted }
                         guard !recipients.isEmpty else { continue }
                         let message = TemplateText.render(template.message ?? "", context)
-                        let fields = template.fields[service.type.rawValue].map { render($0, context) }
+                        let fields = template.fields[service.type.rawValue].map { render($0, context, bodies: service.type == .webhook) }
                         result.notifications.append(Notification(trigger: trigger, service: service.name, type: service.type,
                                                                  recipients: recipients.filter { !$0.isEmpty }, message: message, fields: fields))
                     }
@@ -141,13 +141,44 @@ public enum Notifier {
                 "message": .string(run.status?.message ?? ""), "metrics": .array(metrics), "decidedBy": decidedBy]
     }
 
-    /// Every string in a template's fields, rendered.
-    static func render(_ value: JSONValue, _ context: JSONValue) -> JSONValue {
+    /// Every string in a template's fields, rendered. With `bodies`, a
+    /// webhook's `body` written as JSON is read first and its strings rendered
+    /// one by one, so a value with a quote or a newline stays inside its
+    /// string (Argo renders the text and sends whatever comes out).
+    static func render(_ value: JSONValue, _ context: JSONValue, bodies: Bool = false) -> JSONValue {
         switch value {
         case .string(let s): return .string(TemplateText.render(s, context))
-        case .object(let o): return .object(o.mapValues { render($0, context) })
+        case .object(var o):
+            if bodies {
+                for (name, var own) in o {
+                    guard case .string(let text)? = own["body"], let doc = jsonBody(text), case .object(var fields) = own else { continue }
+                    fields["body"] = render(doc, context)
+                    own = .object(fields)
+                    o[name] = own
+                }
+            }
+            return .object(o.mapValues { render($0, context) })
         case .array(let a): return .array(a.map { render($0, context) })
         default: return value
         }
+    }
+
+    /// A body template that is JSON with every `{{…}}` inside a string (a key or a value); nil otherwise.
+    static func jsonBody(_ text: String) -> JSONValue? {
+        guard text.contains("{{"), let doc = try? JSONValue.documents(fromYAML: text).first else { return nil }
+        switch doc {
+        case .object, .array: break
+        default: return nil
+        }
+        func count(_ s: String) -> Int { s.components(separatedBy: "{{").count - 1 }
+        func inStrings(_ v: JSONValue) -> Int {
+            switch v {
+            case .string(let s): count(s)
+            case .object(let o): o.reduce(0) { $0 + inStrings($1.value) }  // one in a key is not rendered: no match, text
+            case .array(let a): a.reduce(0) { $0 + inStrings($1) }
+            default: 0
+            }
+        }
+        return inStrings(doc) == count(text) ? doc : nil
     }
 }

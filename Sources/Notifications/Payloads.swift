@@ -9,9 +9,18 @@ public struct OutgoingRequest: Sendable, Equatable {
     public var url: String
     public var headers: [String]
     public var body: JSONValue
+    /// Sent instead of `body` when set: a webhook body template that is not JSON goes as its text, as Argo sends it.
+    public var rawBody: String?
     public var secrets: [String]
+    /// How the answer says it was taken: by its status, or (Slack's Web API) by `"ok": true` in a 200.
+    public var answer: AnswerCheck
 
-    public init(method: String, url: String, headers: [String], body: JSONValue, secrets: [String]) {
+    public enum AnswerCheck: Sendable, Equatable { case status, slackOK }
+
+    public init(method: String, url: String, headers: [String], body: JSONValue, rawBody: String? = nil, secrets: [String],
+                answer: AnswerCheck = .status) {
+        self.rawBody = rawBody
+        self.answer = answer
         self.method = method
         self.url = url
         self.headers = headers
@@ -44,7 +53,7 @@ public enum Payloads {
                     var b = body
                     b["channel"] = .string(channel)
                     return OutgoingRequest(method: "POST", url: url, headers: ["Content-Type: application/json; charset=utf-8", "Authorization: Bearer \(token)"],
-                                           body: .object(b), secrets: [token])
+                                           body: .object(b), secrets: [token], answer: .slackOK)
                 }
             }
             guard let url = s["url"]?.stringValue ?? s["webhookURL"]?.stringValue else {
@@ -70,14 +79,20 @@ public enum Payloads {
                 headers.append("Authorization: Basic \(encoded)")
                 secrets += [password, encoded]
             }
-            let body: JSONValue
-            if let text = own?["body"]?.stringValue {
-                body = (try? JSONValue.documents(fromYAML: text).first) ?? .string(text)
-            } else {
-                body = ["message": .string(n.message), "trigger": .string(n.trigger)]
+            // The body as the Notifier rendered it: JSON (the template was JSON, values filled in and escaped),
+            // or text, sent as JSON when it is, and as written when not (what Argo sends).
+            var body: JSONValue = ["message": .string(n.message), "trigger": .string(n.trigger)]
+            var raw: String?
+            switch own?["body"] {
+            case .object?, .array?:
+                body = own?["body"] ?? .null
+            case .string(let text)?:
+                if let doc = try? JSONValue.documents(fromYAML: text).first, doc.isContainer { body = doc } else { raw = text }
+            default:
+                break
             }
             if !headers.contains(where: { $0.lowercased().hasPrefix("content-type:") }) { headers.append("Content-Type: application/json") }
-            return [OutgoingRequest(method: method, url: url, headers: headers, body: body, secrets: secrets)]
+            return [OutgoingRequest(method: method, url: url, headers: headers, body: body, rawBody: raw, secrets: secrets)]
 
         case .teams, .discord, .googlechat:
             // A webhook URL per recipient, under the key each service's settings use (Argo's names).
@@ -130,5 +145,15 @@ public enum Payloads {
         let tail = rest[authorityEnd...]
         if tail.count > 1 { out.append(String(tail)) }
         return out
+    }
+}
+
+extension JSONValue {
+    /// An object or a list: a body that is JSON, not a scalar.
+    fileprivate var isContainer: Bool {
+        switch self {
+        case .object, .array: true
+        default: false
+        }
     }
 }

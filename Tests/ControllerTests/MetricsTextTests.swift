@@ -63,6 +63,9 @@ import Testing
         }
         factory.makeRecorder(label: "aviary_leader", dimensions: [], aggregate: false).record(Int64(1))
         factory.makeCounter(label: "aviary_side_effects_dropped_total", dimensions: []).increment(by: 0)
+        factory.makeCounter(label: "aviary_notifications_total", dimensions: [("service", "slack"), ("trigger", "on-rollout-aborted"), ("result", "sent")]).increment(by: 1)
+        factory.makeTimer(label: "aviary_notification_delivery", dimensions: []).recordNanoseconds(40_000_000)
+        factory.makeCounter(label: "aviary_notification_delivery_errors_total", dimensions: []).increment(by: 0)
         return MetricsText.body(registry: registry.emitToString(), objects: evilObjects())
     }
 

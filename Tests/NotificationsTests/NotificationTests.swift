@@ -1,4 +1,5 @@
 import AviaryAPI
+import Foundation
 import KubeAPI
 import Rollouts
 import Testing
@@ -144,8 +145,8 @@ import Testing
 }
 
 @Suite struct PayloadTests {
-    static func note(_ type: ServiceType, service: String, recipients: [String], fields: JSONValue? = nil) -> Notification {
-        Notification(trigger: "on-rollout-aborted", service: service, type: type, recipients: recipients, message: "web aborted", fields: fields)
+    static func note(_ type: ServiceType, service: String, recipients: [String], fields: JSONValue? = nil) -> Notifications.Notification {
+        Notifications.Notification(trigger: "on-rollout-aborted", service: service, type: type, recipients: recipients, message: "web aborted", fields: fields)
     }
 
     @Test func slackWithATokenPostsBlockKitToEachChannel() throws {
@@ -190,5 +191,81 @@ import Testing
         #expect(throws: Payloads.Problem(description: "service.teams: no recipientUrls.nobody for recipient \"nobody\"")) {
             try Payloads.requests(Self.note(.teams, service: "teams", recipients: ["nobody"]), service: teams)
         }
+    }
+}
+
+/// `oncePer`, and what templates can say about analysis.
+@Suite struct NotifierOnceAndAnalysisTests {
+    static let config = NotificationConfig.parse([
+        "service.webhook.hook": "url: https://hook.example\n",
+        "template.new-version": "message: 'new version {{.rollout.status.currentPodHash}}; {{.analysis.decidedBy.name}} measured {{.analysis.decidedBy.values}} ({{.analysis.decidedBy.failureCondition}})'\n",
+        "trigger.on-new-version": "- when: 'true'\n  oncePer: rollout.status.currentPodHash\n  send: [new-version]\n",
+    ])
+
+    static func rollout(hash: String) -> Rollout {
+        var r = NotifierTests.rollout(["notifications.aviary.dev/subscribe.on-new-version.hook": "",
+                                       "notifications.argoproj.io/subscribe.on-new-version.hook": ""])
+        r.status?.currentPodHash = hash
+        return r
+    }
+
+    static let event = Rollouts.Event(reason: .scalingReplicaSet, message: "scaled")
+
+    @Test func oncePerSendsOncePerValueAndToARecipientOnce() {
+        let first = Notifier.notifications(for: Self.event, rollout: Self.rollout(hash: "aaa"), config: Self.config, time: NotifierTests.time)
+        #expect(first.notifications.count == 1, "both prefixes name the same subscription")
+        #expect(first.oncePer == ["on-new-version[0]": "aaa"])
+        let again = Notifier.notifications(for: Self.event, rollout: Self.rollout(hash: "aaa"), config: Self.config, time: NotifierTests.time,
+                                           sent: first.oncePer)
+        #expect(again.notifications.isEmpty)
+        let next = Notifier.notifications(for: Self.event, rollout: Self.rollout(hash: "bbb"), config: Self.config, time: NotifierTests.time,
+                                          sent: first.oncePer)
+        #expect(next.notifications.count == 1)
+        #expect(next.oncePer == ["on-new-version[0]": "bbb"])
+    }
+
+    @Test func templatesNameTheMetricThatDecided() throws {
+        let run = try JSONDecoder().decode(AnalysisRun.self, from: Data(#"""
+        {"metadata": {"name": "web-1"}, "spec": {"metrics": [{"name": "latency", "successCondition": "result < 0.5", "provider": {"prometheus": {"query": "y"}}},
+          {"name": "success-rate", "failureCondition": "result < 0.95", "provider": {"prometheus": {"query": "x"}}}]},
+         "status": {"phase": "Failed", "metricResults": [{"name": "latency", "phase": "Successful", "measurements": [{"phase": "Successful", "value": "0.1"}]},
+          {"name": "success-rate", "phase": "Failed", "failed": 2, "measurements": [{"phase": "Failed", "value": "0.91"}, {"phase": "Failed", "value": "0.9"}]}]}}
+        """#.utf8))
+        let out = Notifier.notifications(for: Self.event, rollout: Self.rollout(hash: "aaa"), config: Self.config, time: NotifierTests.time,
+                                         analysisRuns: [run])
+        #expect(out.notifications.first?.message == "new version aaa; success-rate measured 0.91, 0.9 (result < 0.95)")
+    }
+}
+
+/// Webhook bodies: JSON with values filled in and escaped; JSON with a bare
+/// number placeholder; and text, sent as written.
+@Suite struct WebhookBodyTests {
+    static func request(body: String, message: String = "ok") throws -> OutgoingRequest {
+        let config = NotificationConfig.parse([
+            "service.webhook.hook": "url: https://hook.example\n",
+            "template.t": "webhook:\n  hook:\n    body: |\n      \(body)\n",
+            "trigger.on-rollout-aborted": "- send: [t]\n",
+        ])
+        let r = NotifierTests.rollout(["notifications.aviary.dev/subscribe.on-rollout-aborted.hook": ""])
+        let n = try #require(Notifier.notifications(for: Rollouts.Event(reason: .rolloutAborted, message: message), rollout: r,
+                                                    config: config, time: NotifierTests.time).notifications.first)
+        let service = try #require(config.services["hook"])
+        return try #require(try Payloads.requests(n, service: service).first)
+    }
+
+    @Test func jsonStaysJSONWhateverTheValues() throws {
+        let r = try Self.request(body: #"{"why": "{{.event.message}}", "who": ["{{.rollout.metadata.name}}"]}"#, message: "a \"quote\"\nand a line")
+        #expect(r.body == ["why": "a \"quote\"\nand a line", "who": ["web"]])
+        #expect(r.rawBody == nil)
+    }
+
+    @Test func aBareNumberIsRenderedThenRead() throws {
+        let r = try Self.request(body: #"{"replicas": {{.rollout.spec.replicas}}}"#)
+        #expect(r.body == ["replicas": 2])
+    }
+
+    @Test func textGoesAsWritten() throws {
+        let r = try Self.request(body: "rollout={{.rollout.metadata.name}}&state=aborted")
+        #expect(r.rawBody == "rollout=web&state=aborted\n", "as written, the block scalar's newline too")
     }
 }

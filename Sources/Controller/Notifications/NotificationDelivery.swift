@@ -152,7 +152,10 @@ public final class NotificationDelivery: Sendable {
             attempt += 1
             var ledger = r.status?.notifications ?? NotificationLedger()
             ledger.remove(ids: done)
-            if !oncePer.isEmpty { ledger.oncePer = (ledger.oncePer ?? [:]).merging(oncePer) { _, new in new } }
+            if !oncePer.isEmpty {
+                let merged = (ledger.oncePer ?? [:]).merging(oncePer) { _, new in new }
+                ledger.oncePer = merged.count <= NotificationLedger.maxOncePer ? merged : oncePer.count <= NotificationLedger.maxOncePer ? oncePer : nil
+            }
             let value: JSONValue = ledger.isEmpty ? .null : try JSONValue(encoding: ledger)
             let patch: JSONValue = ["metadata": ["resourceVersion": .string(r.metadata.resourceVersion ?? "")],
                                     "status": ["notifications": value]]

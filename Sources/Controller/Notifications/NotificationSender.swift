@@ -33,7 +33,11 @@ public struct NotificationSender: Sendable {
 
     public func send(_ outgoing: OutgoingRequest) async -> Outcome {
         let body: Data
-        do { body = try JSONEncoder().encode(outgoing.body) } catch { return .failed("cannot encode the body: \(error)", attempts: 0) }
+        if let raw = outgoing.rawBody {
+            body = Data(raw.utf8)
+        } else {
+            do { body = try JSONEncoder().encode(outgoing.body) } catch { return .failed("cannot encode the body: \(error)", attempts: 0) }
+        }
         let request = HTTPRequest(method: outgoing.method, url: outgoing.url, headers: outgoing.headers, body: body,
                                   timeout: timeout, connectTimeout: timeout, allowedProtocols: HTTPRequest.httpOrHTTPS,
                                   maxResponseBytes: maxResponseBytes, addressPolicy: addressPolicy)
@@ -45,9 +49,17 @@ public struct NotificationSender: Sendable {
             let problem: String
             do {
                 let response = try await CurlEngine.shared.perform(request)
-                if (200..<300).contains(response.status) { return .sent(status: response.status, attempts: attempt) }
-                retryable = response.status == 429 || response.status >= 500
-                problem = "HTTP \(response.status)" + (300..<400 ~= response.status ? " (redirects are not followed)" : "")
+                if (200..<300).contains(response.status) {
+                    // Slack's Web API answers most refusals (invalid_auth, channel_not_found) with a 200 and "ok": false.
+                    guard outgoing.answer == .slackOK, let answer = try? JSONDecoder().decode(JSONValue.self, from: response.body),
+                          answer["ok"] == .bool(false) else { return .sent(status: response.status, attempts: attempt) }
+                    let error = String((answer["error"]?.stringValue ?? "no error given").prefix(200))
+                    retryable = error == "ratelimited"
+                    problem = "Slack refused it (ok: false, error: \(error))"
+                } else {
+                    retryable = response.status == 429 || response.status >= 500
+                    problem = "HTTP \(response.status)" + (300..<400 ~= response.status ? " (redirects are not followed)" : "")
+                }
             } catch let large as ResponseTooLarge where large.status != nil {
                 // The receiver took the request and answered at length: its status decides, the body is not needed.
                 let status = large.status ?? 0

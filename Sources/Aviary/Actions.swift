@@ -84,6 +84,7 @@ func outcome(_ action: UserAction, _ done: ActionPatches) -> String {
     case .restart: return "restarted"
     case .undo: return "rolled back to revision \(done.revision ?? 0)"
     case .setImage: return "image updated"
+    case .ack: return "acknowledged: it holds until you promote or abort"
     }
 }
 
@@ -107,6 +108,14 @@ struct Retry: RolloutAction {
     static let configuration = CommandConfiguration(abstract: "Retry an aborted update from its first step.")
     @OptionGroup var targets: Targets
     var action: UserAction { .retry }
+}
+
+struct Ack: RolloutAction {
+    static let configuration = CommandConfiguration(
+        abstract: "Take over a failed analysis that is holding the update (a metric's onFailure: {notify, thenAbortAfter}).",
+        discussion: "The update then holds past the grace period instead of aborting, until you promote or abort it.")
+    @OptionGroup var targets: Targets
+    var action: UserAction { .ack }
 }
 
 struct Pause: RolloutAction {

@@ -64,6 +64,16 @@ struct Lint: AsyncParsableCommand {
             for metric in template.spec.metrics {
                 do { _ = try MetricPlan(metric) } catch { problems.append("\(name): \(error)") }
             }
+            // Valid, but would fail or hang later: conditions that cannot type-check, count 0, undeclared arguments.
+            problems += AnalysisLint.problems(template).map { "\(name): \($0)" }
+            // With includes, the names are checked when a Rollout's run is built; here only the syntax.
+            do {
+                if template.spec.templates?.isEmpty == false {
+                    if let v = template.spec.verdict, !v.isEmpty { _ = try Verdict.names(in: v) }
+                } else {
+                    _ = try Verdict.of(template.spec)
+                }
+            } catch { problems.append("\(name): \(error)") }
         }
         // Templates the file does not hold are not checked (they live in the cluster).
         let usesOnlyLocal = !m.templates.namespaced.isEmpty || !m.templates.cluster.isEmpty
@@ -87,6 +97,7 @@ struct Lint: AsyncParsableCommand {
                 // Offline, objects the file does not hold are not checked (they live in the cluster).
                 if cluster || named.allSatisfy({ routes[$0] != nil }) { found += RouteCheck.problems(r, routes: routes) }
             }
+            if usesOnlyLocal { found += AnalysisLint.problems(r, templates: m.templates) }
             for p in found { problems.append("Rollout \(r.metadata.name ?? ""): \(p)") }
         }
         for p in problems.sorted() { print("\(file): \(p)") }

@@ -79,6 +79,8 @@ public struct MetricResult: Codable, Sendable, Hashable, StatusRepairs {
     public var inconclusive: Int?
     public var error: Int?
     public var consecutiveError: Int?
+    /// Successful measurements in a row, for `consecutiveSuccessLimit`.
+    public var consecutiveSuccess: Int?
     public var dryRun: Bool?
     public var repairs = Unrecorded<[String]>([])
 
@@ -88,7 +90,7 @@ public struct MetricResult: Codable, Sendable, Hashable, StatusRepairs {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, phase, measurements, message, count, successful, failed, inconclusive, error, consecutiveError, dryRun
+        case name, phase, measurements, message, count, successful, failed, inconclusive, error, consecutiveError, consecutiveSuccess, dryRun
     }
 
     /// A name is required (an entry without one is dropped by the run's status);
@@ -108,6 +110,7 @@ public struct MetricResult: Codable, Sendable, Hashable, StatusRepairs {
         inconclusive = r.count(.inconclusive)
         error = r.count(.error)
         consecutiveError = r.count(.consecutiveError)
+        consecutiveSuccess = r.count(.consecutiveSuccess)
         dryRun = r(.dryRun)
         repairs = Unrecorded(r.repaired)
     }

@@ -25,6 +25,14 @@ public struct AnalysisSpec: Codable, Sendable, Hashable {
     public var measurementRetention: [MeasurementRetention]?
     /// AnalysisRun only: stop measuring and finish with what there is.
     public var terminate: Bool?
+    /// Aviary: a judgement across metrics, e.g. `success-rate && (latency || latency-relaxed)`
+    /// (see `Verdict`); without it, the worst metric decides, as in Argo.
+    public var verdict: String?
+    /// AnalysisTemplate only: other templates whose metrics, args, dryRun and
+    /// measurementRetention this one includes (resolved when a run is built).
+    public var templates: [AnalysisTemplateRef]?
+    /// AnalysisRun only: how long a finished run is kept before the controller deletes it.
+    public var ttlStrategy: TTLStrategy?
 
     public func isDryRun(_ metric: String) -> Bool {
         dryRun?.contains { $0.metricName == metric || $0.metricName == "*" } ?? false
@@ -90,7 +98,11 @@ public struct Metric: Codable, Sendable, Hashable {
     public var failureLimit: IntOrString?
     public var inconclusiveLimit: IntOrString?
     public var consecutiveErrorLimit: IntOrString?
+    /// Successful after this many successful measurements in a row (0, the default: off).
+    public var consecutiveSuccessLimit: IntOrString?
     public var provider: MetricProvider
+    /// What this metric's failure does to the update (an Aviary extension; see `OnFailure`).
+    public var onFailure: OnFailure?
 
     public init(name: String, interval: String? = nil, count: IntOrString? = nil, successCondition: String? = nil,
                 failureCondition: String? = nil, failureLimit: IntOrString? = nil, provider: MetricProvider) {
@@ -112,15 +124,31 @@ public struct MetricProvider: Codable, Sendable, Hashable {
     public var web: WebMetric?
     /// A Job, kept raw: created as written.
     public var job: JSONValue?
+    /// Aviary: the health of the pods under test, read from the API (see `PodsMetric`).
+    public var pods: PodsMetric?
+    /// Aviary: canary against baseline, judged statistically (see `CompareMetric`).
+    public var compare: CompareMetric?
 
-    public init(prometheus: PrometheusMetric? = nil, web: WebMetric? = nil, job: JSONValue? = nil) {
+    public init(prometheus: PrometheusMetric? = nil, web: WebMetric? = nil, job: JSONValue? = nil, pods: PodsMetric? = nil) {
         self.prometheus = prometheus
         self.web = web
         self.job = job
+        self.pods = pods
     }
 
     /// The provider's name, for messages and the circuit breaker.
-    public var kind: String { prometheus != nil ? "prometheus" : web != nil ? "web" : job != nil ? "job" : "none" }
+    public var kind: String { prometheus != nil ? "prometheus" : web != nil ? "web" : job != nil ? "job" : pods != nil ? "pods" : compare != nil ? "compare" : "none" }
+}
+
+/// The built-in `pods` provider: restarts, readiness and termination reasons
+/// of one ReplicaSet's pods, so a crashing release is caught without
+/// Prometheus. By default the pods of the run's `rollouts-pod-template-hash`
+/// label (the ReplicaSet under test).
+public struct PodsMetric: Codable, Sendable, Hashable {
+    /// Another ReplicaSet's hash, e.g. `{{args.stable-hash}}`; arguments are substituted.
+    public var podTemplateHash: String?
+
+    public init(podTemplateHash: String? = nil) { self.podTemplateHash = podTemplateHash }
 }
 
 public struct HeaderPair: Codable, Sendable, Hashable {
@@ -135,8 +163,10 @@ public struct PrometheusMetric: Codable, Sendable, Hashable {
     public var timeout: Int?
     public var insecure: Bool?
     public var headers: [HeaderPair]?
-    /// `bearer` or `basic`, each read from a Secret in the run's namespace.
+    /// `bearer` or `basic`, each read from a Secret in the run's namespace, or `oauth2`.
     public var authentication: PrometheusAuthentication?
+    /// Asks `/api/v1/query_range` instead of `/api/v1/query`.
+    public var rangeQuery: PrometheusRangeQuery?
 
     public init(address: String? = nil, query: String) {
         self.address = address
@@ -148,6 +178,8 @@ public struct PrometheusMetric: Codable, Sendable, Hashable {
 public struct PrometheusAuthentication: Codable, Sendable, Hashable {
     public var bearer: AnalysisArgument.SecretKeyRef?
     public var basic: Basic?
+    /// A client-credentials grant: the token is fetched, cached and sent as a bearer token.
+    public var oauth2: OAuth2Config?
 
     public struct Basic: Codable, Sendable, Hashable {
         public var username: String?
@@ -164,6 +196,8 @@ public struct WebMetric: Codable, Sendable, Hashable {
     public var jsonPath: String?
     public var timeoutSeconds: Int?
     public var insecure: Bool?
+    /// `oauth2`: a client-credentials grant, as for Prometheus.
+    public var authentication: WebAuthentication?
 
     public init(url: String, jsonPath: String? = nil) {
         self.url = url

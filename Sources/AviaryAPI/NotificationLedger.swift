@@ -40,13 +40,14 @@ public struct NotificationLedger: Codable, Sendable, Hashable {
     public var isEmpty: Bool { (pending ?? []).isEmpty && (oncePer ?? [:]).isEmpty }
 
     /// Queues events (reason, message, warning) seen at `time`, oldest dropped beyond the capacity.
-    public mutating func record(_ events: [(reason: String, message: String, warning: Bool)], at time: KubeTime) {
+    public mutating func record(_ events: [(reason: String, message: String, warning: Bool, trigger: String?, run: String?)], at time: KubeTime) {
         guard !events.isEmpty else { return }
         var list = pending ?? []
         var id = max(next ?? 0, (list.map(\.id).max() ?? -1) + 1)
         for e in events {
             list.append(PendingNotification(id: id, reason: e.reason, message: String(e.message.prefix(Self.maxMessage)),
-                                            warning: e.warning ? true : nil, time: time))
+                                            warning: e.warning ? true : nil, time: time, trigger: e.trigger.map { String($0.prefix(253)) },
+                                            run: e.run.map { String($0.prefix(253)) }))
             id = id == Int.max ? 0 : id + 1
         }
         pending = Array(list.suffix(Self.capacity))
@@ -68,8 +69,14 @@ public struct PendingNotification: Codable, Sendable, Hashable {
     public var message: String
     public var warning: Bool?
     public var time: KubeTime
+    /// The one trigger this event fires (a metric's `onFailure: {notify}`); nil: its reason's.
+    public var trigger: String?
+    /// The AnalysisRun that decided the event, so the message describes that one.
+    public var run: String?
 
-    public init(id: Int, reason: String, message: String, warning: Bool? = nil, time: KubeTime) {
+    public init(id: Int, reason: String, message: String, warning: Bool? = nil, time: KubeTime, trigger: String? = nil, run: String? = nil) {
+        self.trigger = trigger
+        self.run = run
         self.id = id
         self.reason = reason
         self.message = message

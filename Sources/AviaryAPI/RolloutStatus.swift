@@ -109,6 +109,8 @@ public enum RolloutPhase: String, Codable, Sendable, Hashable {
 public struct PauseCondition: Codable, Sendable, Hashable {
     public enum Reason: String, Codable, Sendable, Hashable {
         case CanaryPauseStep, BlueGreenPause, InconclusiveAnalysisRun
+        /// A metric with `onFailure: {notify, thenAbortAfter}` failed: held for the grace period.
+        case AnalysisEscalation
     }
 
     public var reason: Reason

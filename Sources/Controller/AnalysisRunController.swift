@@ -38,7 +38,7 @@ public final class AnalysisRunController: Sendable {
     /// the largest provider answer kept.
     init(client: KubeClient, runs: Informer<AnalysisRun>, workers: Int, measurementLimit: Int,
                 providerAllow: AddressPolicy? = nil, providerMaxResponseBytes: Int = ProviderSettings.defaultMaxResponseBytes,
-                reporter: UndecodableReporter, logger: Logger) {
+                reporter: UndecodableReporter, pods: PodSource? = nil, logger: Logger) {
         self.client = client
         self.reporter = reporter
         self.runs = runs
@@ -47,12 +47,13 @@ public final class AnalysisRunController: Sendable {
         shares = Mutex(FairShare(limit: max(1, workers)))
         measurer = Measurer(client: client,
                             bulkhead: Bulkhead(limit: measurementLimit, perKeyLimit: Bulkhead.fairPerKeyLimit(measurementLimit)),
-                            settings: ProviderSettings(allow: providerAllow, maxResponseBytes: providerMaxResponseBytes))
+                            settings: ProviderSettings(allow: providerAllow, maxResponseBytes: providerMaxResponseBytes), pods: pods)
     }
 
     /// Called for every change of a run (the Rollout controller's informer feeds it).
     func runChanged(_ run: AnalysisRun) {
-        guard !run.phase.isTerminal || run.spec.terminate == true && run.status?.completedAt == nil else { return }
+        let expires = RunExpiry.deleteAt(run.spec, status: run.status) != nil
+        guard !run.phase.isTerminal || expires || run.spec.terminate == true && run.status?.completedAt == nil else { return }
         queue.add(Informer<AnalysisRun>.key(run))
     }
 
@@ -93,13 +94,16 @@ public final class AnalysisRunController: Sendable {
             return nil
         }
         let old = run.status ?? AnalysisRunStatus()
-        if old.phase?.isTerminal == true, old.completedAt != nil { return nil }
+        if old.phase?.isTerminal == true, old.completedAt != nil { return try await expire(run) }
         let now = KubeTime.now()
         var status = old.startedAt == nil ? RunRecorder.start(run.spec, now: now) : old
 
         let plans: [MetricPlan]
+        let verdict: Verdict?
         do {
             plans = try run.spec.metrics.map(MetricPlan.init)
+            try RunExpiry.check(run.spec.ttlStrategy)
+            verdict = try Verdict.of(run.spec)
         } catch {
             // A bad template never crashes: the run ends in Error and says where.
             status.phase = .Error
@@ -119,15 +123,33 @@ public final class AnalysisRunController: Sendable {
                 guard let plan = plans.first(where: { $0.name == name }) else { continue }
                 RunRecorder.record(m, of: plan, in: &status, retention: run.spec.retention(name))
             }
-            RunRecorder.finish(&status, plans: plans, terminate: false, now: now)
+            RunRecorder.finish(&status, plans: plans, terminate: false, now: now, verdict: verdict)
             try await write(status, of: run)
             guard status.phase?.isTerminal != true else { return nil }
             let jobRunning = status.metricResults?.contains { $0.measurements?.last?.phase == .Running } ?? false
             let wake = next.map { Double($0) - Double(KubeTime.now().secondsSinceEpoch) }
             return [wake, jobRunning ? Self.jobPoll : nil].compactMap { $0 }.min().map { min(max($0, 0.2), 86_400) }
         }
-        RunRecorder.finish(&status, plans: plans, terminate: true, now: now)
+        RunRecorder.finish(&status, plans: plans, terminate: true, now: now, verdict: verdict)
         try await write(status, of: run)
+        return nil
+    }
+
+    /// `spec.ttlStrategy`: deletes a finished run once its time is up (only
+    /// this run: the uid is a precondition), or says when to look again.
+    func expire(_ run: AnalysisRun) async throws -> Double? {
+        guard let at = RunExpiry.deleteAt(run.spec, status: run.status) else { return nil }
+        let wait = at - KubeTime.now().secondsSinceEpoch
+        guard wait <= 0 else { return Double(min(wait, 86_400)) }
+        try reporter.executor.fence.check()
+        do {
+            try await client.delete(AnalysisRun.resource, run.metadata.name ?? "", namespace: run.metadata.namespace,
+                                    options: DeleteOptions(preconditions: .init(uid: run.metadata.uid)))
+            logger.info("deleted AnalysisRun after its ttlStrategy", metadata: ["namespace": "\(run.metadata.namespace ?? "")",
+                                                                                 "analysisrun": "\(run.metadata.name ?? "")"])
+        } catch let e as KubeError where e.isNotFound || e.code == 409 {
+            // Already gone, or replaced by a new run of the same name: nothing of ours to delete.
+        }
         return nil
     }
 

@@ -142,7 +142,9 @@ public final class RolloutController: Sendable {
         }
         runner = AnalysisRunController(client: client, runs: analysisRuns, workers: options.analysisWorkers,
                                        measurementLimit: options.measurementLimit, providerAllow: options.providerAllow,
-                                       providerMaxResponseBytes: options.providerMaxResponseBytes, reporter: reporter, logger: logger)
+                                       providerMaxResponseBytes: options.providerMaxResponseBytes, reporter: reporter,
+                                       pods: { [pods] namespace, hash in pods.byIndex(.podTemplateHash(namespace: namespace, hash: hash)) },
+                                       logger: logger)
     }
 
     /// True once every cache has been filled (what /readyz reports).

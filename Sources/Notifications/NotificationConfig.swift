@@ -56,8 +56,8 @@ public struct NotificationConfig: Sendable {
                     guard let list = try yaml(text).arrayValue else { throw Problem("must be a list of {when, send}") }
                     var conditions: [TriggerCondition] = []
                     for (i, item) in list.enumerated() {
-                        let when = item["when"]?.stringValue ?? "true"
-                        do { _ = try Expression.parse(when) } catch { throw Problem("[\(i)].when: \(error)") }
+                        let when = item["when"]?.stringValue
+                        if let when { do { _ = try Expression.parse(when) } catch { throw Problem("[\(i)].when: \(error)") } }
                         let send = item["send"]?.arrayValue?.compactMap(\.stringValue) ?? []
                         if send.isEmpty { throw Problem("[\(i)].send: names no template") }
                         conditions.append(TriggerCondition(when: when, send: send, oncePer: item["oncePer"]?.stringValue))
@@ -147,7 +147,9 @@ public struct NotificationTemplate: Sendable, Equatable {
 
 public struct TriggerCondition: Sendable, Equatable {
     /// A condition in the analysis expression language, over `rollout` (and `event`).
-    public var when: String
+    /// Without one, a custom trigger fires only for an event that names it (a metric's `onFailure: {notify}`);
+    /// a built-in trigger's condition is always true.
+    public var when: String?
     public var send: [String]
     public var oncePer: String?
 }

@@ -41,8 +41,12 @@ public enum Notifier {
         guard !subscriptions.isEmpty else { return result }
         var extra = extra
         if !analysisRuns.isEmpty {
-            let runs = analysisRuns.sorted { ($0.status?.startedAt ?? $0.metadata.creationTimestamp ?? KubeTime(secondsSinceEpoch: 0))
-                > ($1.status?.startedAt ?? $1.metadata.creationTimestamp ?? KubeTime(secondsSinceEpoch: 0)) }.prefix(10).map(Self.analysis)
+            // The event's own run first (it decided the event), then the newest.
+            let named = analysisRuns.filter { event.run != nil && $0.metadata.name == event.run }
+            let rest = analysisRuns.filter { event.run == nil || $0.metadata.name != event.run }
+                .sorted { ($0.status?.startedAt ?? $0.metadata.creationTimestamp ?? KubeTime(secondsSinceEpoch: 0))
+                    > ($1.status?.startedAt ?? $1.metadata.creationTimestamp ?? KubeTime(secondsSinceEpoch: 0)) }
+            let runs = (named + rest).prefix(10).map(Self.analysis)
             extra["analysisRuns"] = .array(runs)
             extra["analysis"] = runs.first ?? .null
         }
@@ -62,14 +66,26 @@ public enum Notifier {
                 continue
             }
             for trigger in triggers {
+                // An event that names its trigger (an escalation) fires that one only.
                 let custom = !BuiltIn.triggerFor.values.contains(trigger)
-                guard trigger == builtIn || custom, let conditions = config.triggers[trigger] else { continue }
+                let fires = event.trigger.map { $0 == trigger } ?? (trigger == builtIn || custom)
+                guard fires, let conditions = config.triggers[trigger] else {
+                    if fires, event.trigger != nil {
+                        result.problems.append("trigger.\(trigger) is not defined in \(NotificationConfig.configMapName), so the escalation could not be told")
+                    }
+                    continue
+                }
                 for (index, condition) in conditions.enumerated() {
-                    do {
-                        guard case .bool(true) = try Expression.parse(condition.when).evaluate(["rollout": context["rollout"] ?? .null,
-                                                                                                 "event": context["event"] ?? .null]) else { continue }
-                    } catch {
-                        result.problems.append("trigger.\(trigger): when \(condition.when): \(error)")
+                    if let when = condition.when {
+                        do {
+                            guard case .bool(true) = try Expression.parse(when).evaluate(["rollout": context["rollout"] ?? .null,
+                                                                                           "event": context["event"] ?? .null]) else { continue }
+                        } catch {
+                            result.problems.append("trigger.\(trigger): when \(when): \(error)")
+                            continue
+                        }
+                    } else if custom, event.trigger != trigger {
+                        // A custom trigger without `when` is an escalation's: it fires only for the event that names it.
                         continue
                     }
                     // oncePer: a path into the context (e.g. rollout.status.currentPodHash); sent once per value it takes.

@@ -11,11 +11,20 @@ import Logging
 /// - `podsim.aviary.dev/ready: "false"` keeps its pods Running but never Ready;
 /// - `podsim.aviary.dev/ready-after: "3s"` overrides the delay;
 /// - `podsim.aviary.dev/restarts: "2"` reports that many container restarts;
+/// - `podsim.aviary.dev/termination-reason: "OOMKilled"` reports it as the
+///   containers' last termination (exit code 137 for OOMKilled, else 1);
+/// - `podsim.aviary.dev/waiting-reason: "CrashLoopBackOff"` (or
+///   `ImagePullBackOff`, …) keeps the containers waiting with that reason,
+///   never Ready (the pod Pending for an image pull reason);
 /// - a pod that runs to completion (a Job's: restartPolicy Never or OnFailure)
 ///   Succeeds after the delay, or Fails with `podsim.aviary.dev/exit-code: "1"`;
-/// - `podsim.aviary.dev/error-rate` and `podsim.aviary.dev/latency` shape the
+/// - `podsim.aviary.dev/error-rate`, `podsim.aviary.dev/latency` and `latency-jitter` shape the
 ///   simulated traffic its Ready pods serve (see `Traffic`), which follows
-///   Istio and Gateway API routes where there are any (see `RoutingPlan`).
+///   Istio and Gateway API routes where there are any (see `RoutingPlan`);
+/// - `podsim.aviary.dev/memory: "0.95"` sets its containers' working set as a
+///   share of their memory limit, served as cAdvisor's
+///   `container_memory_working_set_bytes` and `container_spec_memory_limit_bytes`
+///   (see `ResourceUsage`).
 @main
 struct PodSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,8 +72,10 @@ struct PodSim: AsyncParsableCommand {
         logger.info("watching pods on \(client.access.server); ready after \(readyAfter)\(metricsPort > 0 ? "; metrics on 127.0.0.1:\(metricsPort)" : "")")
         try await withThrowingTaskGroup(of: Void.self) { group in
             if metricsPort > 0 {
-                group.addTask { [metricsPort] in try await traffic.serve(port: metricsPort) }
+                let resources = ResourceUsage()
+                group.addTask { [metricsPort] in try await traffic.serve(port: metricsPort, also: { await resources.exposition() }) }
                 group.addTask { await routes.run() }
+                group.addTask { await resources.watch(client: client, logger: logger) }
             }
             group.addTask {
                 for try await event in Reflector<Pod>(client: client, resource: .pods) {
@@ -98,15 +109,17 @@ enum PodAnnotations {
     static let readyAfter = "podsim.aviary.dev/ready-after"
     static let restarts = "podsim.aviary.dev/restarts"
     static let exitCode = "podsim.aviary.dev/exit-code"
+    static let terminationReason = "podsim.aviary.dev/termination-reason"
+    static let waitingReason = "podsim.aviary.dev/waiting-reason"
 
     /// "250ms", "2s", "1m", or plain seconds.
     static func parseDuration(_ text: String) -> Duration? {
         let t = text.trimmingCharacters(in: .whitespaces)
-        if t.hasSuffix("ms"), let v = Double(t.dropLast(2)) { return .milliseconds(Int64(v)) }
-        if t.hasSuffix("s"), let v = Double(t.dropLast(1)) { return .milliseconds(Int64(v * 1000)) }
-        if t.hasSuffix("m"), let v = Double(t.dropLast(1)) { return .milliseconds(Int64(v * 60_000)) }
-        if let v = Double(t) { return .milliseconds(Int64(v * 1000)) }
-        return nil
+        let (number, scale): (Substring, Double) =
+            t.hasSuffix("ms") ? (t.dropLast(2), 1) : t.hasSuffix("s") ? (t.dropLast(1), 1000) : t.hasSuffix("m") ? (t.dropLast(1), 60_000) : (Substring(t), 1000)
+        // An annotation is anyone's: a day at most, never negative, NaN or past Int64.
+        guard let v = Double(number), v.isFinite else { return nil }
+        return .milliseconds(Int64(min(max(v * scale, 0), 86_400_000)))
     }
 }
 
@@ -130,20 +143,26 @@ actor ReadinessMarker {
             complete(pod, uid: uid, exitCode: Int(annotations[PodAnnotations.exitCode] ?? "") ?? 0)
             return
         }
-        let wantReady = annotations[PodAnnotations.ready] != "false"
+        let waiting = annotations[PodAnnotations.waitingReason].flatMap { $0.isEmpty ? nil : $0 }
+        let terminated = annotations[PodAnnotations.terminationReason].flatMap { $0.isEmpty ? nil : $0 }
+        let wantReady = annotations[PodAnnotations.ready] != "false" && waiting == nil
         let restarts = Int(annotations[PodAnnotations.restarts] ?? "") ?? 0
         let running = pod.status?.phase == "Running"
         let reportedRestarts = pod.status?.containerStatuses?.first?["restartCount"].flatMap { v -> Int? in
-            if case .number(let n) = v { return Int(n) } else { return nil }
+            if case .number(let n) = v, n.isFinite, abs(n) < 1e9 { return Int(n) } else { return nil }
         } ?? -1
-        if running, pod.isReady == wantReady, reportedRestarts == restarts { return }
+        let reported = pod.status?.containerStatuses?.first
+        let reportedWaiting = reported?["state"]?["waiting"]?["reason"]?.stringValue
+        let reportedTerminated = reported?["lastState"]?["terminated"]?["reason"]?.stringValue
+        let placed = running || reportedWaiting != nil
+        if placed, pod.isReady == wantReady, reportedRestarts == restarts, reportedWaiting == waiting, reportedTerminated == terminated { return }
         let delay = annotations[PodAnnotations.readyAfter].flatMap(PodAnnotations.parseDuration) ?? defaultDelay
         pending[uid] = Task { [client, logger] in
-            try? await Task.sleep(for: running ? .zero : delay)
+            try? await Task.sleep(for: placed ? .zero : delay)
             if !Task.isCancelled {
                 do {
-                    let _: Pod = try await client.patch(.pods, pod.metadata.name ?? "", namespace: pod.metadata.namespace,
-                                                        .merge(Self.status(for: pod, ready: wantReady, restarts: restarts)),
+                    let status = Self.status(for: pod, ready: wantReady, restarts: restarts, waiting: waiting, terminated: terminated)
+                    let _: Pod = try await client.patch(.pods, pod.metadata.name ?? "", namespace: pod.metadata.namespace, .merge(status),
                                                         subresource: "status")
                 } catch let error as KubeError where error.isNotFound {
                     // Deleted meanwhile: nothing to do.
@@ -190,7 +209,7 @@ actor ReadinessMarker {
         pending[uid] = nil
     }
 
-    static func status(for pod: Pod, ready: Bool, restarts: Int) -> JSONValue {
+    static func status(for pod: Pod, ready: Bool, restarts: Int, waiting: String? = nil, terminated: String? = nil) -> JSONValue {
         let now = JSONValue.string(KubeTime.now().description)
         let flag: JSONValue = ready ? "True" : "False"
         let hash = UInt32(truncatingIfNeeded: (pod.metadata.uid ?? "").hashValue)
@@ -203,12 +222,16 @@ actor ReadinessMarker {
                 "ready": .bool(ready),
                 "started": true,
                 "restartCount": .number(Double(restarts)),
-                "state": ["running": ["startedAt": now]],
+                "state": waiting.map { ["waiting": ["reason": .string($0), "message": "simulated by aviary-podsim"]] } ?? ["running": ["startedAt": now]],
+                "lastState": terminated.map { reason in
+                    ["terminated": ["reason": .string(reason), "exitCode": reason == "OOMKilled" ? 137 : 1, "startedAt": now, "finishedAt": now]]
+                } ?? [:],
             ]
         }
+        let pulling = waiting.map { $0.contains("Image") } ?? false
         return [
             "status": [
-                "phase": "Running",
+                "phase": pulling ? "Pending" : "Running",
                 "podIP": .string(ip),
                 "podIPs": [["ip": .string(ip)]],
                 "hostIP": "127.0.0.1",

@@ -6,7 +6,10 @@ import Kube
 /// Every Ready pod serves `requestsPerPod` requests a second; a pod template
 /// sets its error rate and latency with annotations:
 /// - `podsim.aviary.dev/error-rate: "0.3"`: that share of requests answer 500;
-/// - `podsim.aviary.dev/latency: "800ms"`: every request takes that long.
+/// - `podsim.aviary.dev/latency: "800ms"`: every request takes that long;
+/// - `podsim.aviary.dev/latency-jitter: "0.1"`: each pod's latency varies by
+///   up to ±10 % from second to second, so two versions of the same speed
+///   differ only by noise (what a statistical comparison must not fail).
 ///
 /// Pods behind an Istio or Gateway API route serve what the route sends them
 /// instead (see `RoutingPlan`); the error rate and latency stay the pod's.
@@ -19,6 +22,7 @@ import Kube
 actor Traffic {
     static let errorRate = "podsim.aviary.dev/error-rate"
     static let latency = "podsim.aviary.dev/latency"
+    static let latencyJitter = "podsim.aviary.dev/latency-jitter"
     static let buckets: [Double] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
     struct Source: Hashable {
@@ -31,6 +35,8 @@ actor Traffic {
         var source: Source
         var errorRate: Double
         var latency: Double
+        /// 0…1: each second's latency is latency × (1 ± up to this).
+        var jitter = 0.0
         /// For routing: which Services and subsets select the pod.
         var labels: [String: String]
     }
@@ -77,6 +83,13 @@ actor Traffic {
         ready[uid] = Profile(source: Source(namespace: pod.metadata.namespace ?? "", service: pod.metadata.labels?["app"] ?? "unknown", hash: hash),
                              errorRate: min(max(Double(a[Self.errorRate] ?? "") ?? 0, 0), 1), latency: latency,
                              labels: pod.metadata.labels ?? [:])
+        ready[uid]?.jitter = Self.share(a[Self.latencyJitter])
+    }
+
+    /// A share 0…1 from an annotation; anything else (NaN, text) is 0.
+    static func share(_ text: String?) -> Double {
+        guard let text, let v = Double(text), v.isFinite else { return 0 }
+        return min(max(v, 0), 1)
     }
 
     /// A relist: the pods that follow are all there is.
@@ -105,8 +118,9 @@ actor Traffic {
             var c = counters[profile.source] ?? Counters()
             c.errors += n * profile.errorRate
             c.ok += n * (1 - profile.errorRate)
-            if let i = Self.buckets.firstIndex(where: { profile.latency <= $0 }) { c.bucketCounts[i] += n }
-            c.sum += n * profile.latency
+            let latency = profile.jitter > 0 ? profile.latency * (1 + Double.random(in: -profile.jitter...profile.jitter)) : profile.latency
+            if let i = Self.buckets.firstIndex(where: { latency <= $0 }) { c.bucketCounts[i] += n }
+            c.sum += n * latency
             counters[profile.source] = c
         }
     }
@@ -138,11 +152,12 @@ actor Traffic {
         return out
     }
 
-    /// Serves `/metrics` until cancelled, and makes traffic every second.
-    func serve(port: UInt16) async throws {
+    /// Serves `/metrics` until cancelled, and makes traffic every second;
+    /// `also` adds other series (the memory ones, `ResourceUsage`).
+    func serve(port: UInt16, also: @escaping @Sendable () async -> String = { "" }) async throws {
         let server = HTTPServer(address: try .inet(ip4: "127.0.0.1", port: port))
         await server.appendRoute("GET /metrics") { [self] _ in
-            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: Data(await self.exposition().utf8))
+            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: Data((await self.exposition() + also()).utf8))
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }

@@ -73,7 +73,6 @@ import AviaryAPI
         ("result[0] && true", "column 11: && needs booleans, not a number"),
         ("result[5] > 1", "column 7: index 5 is out of range (length 2)"),
         ("nope > 1", "column 1: unknown name \"nope\""),
-        ("frobnicate(result)", "column 1: unknown function \"frobnicate\""),
         ("len(1)", "column 1: len needs an array, a string or an object, not a number"),
         ("result[0] > 'x'", "column 11: > does not apply to a number and a string"),
     ])
@@ -82,6 +81,73 @@ import AviaryAPI
         #expect {
             _ = try e.evaluate(["result": vector])
         } throws: { "\($0)" == message }
+    }
+
+    /// A misspelt function or a wrong argument count is found when the
+    /// template is read, not at the first measurement.
+    @Test(arguments: [
+        ("frobnicate(result) > 1", "column 1: unknown function \"frobnicate\"; conditions may call all, any, asFloat, asInt, default, filter, isInf, isNaN, isNil, len, map, none"),
+        ("len(result, 1) > 0", "column 1: len takes 1 argument, not 2"),
+        ("result[0] > 0 && all(result)", "column 18: all takes 2 arguments, not 1"),
+        ("isNaN() || true", "column 1: isNaN takes 1 argument, not 0"),
+    ])
+    func functionsAreResolvedWhenParsed(text: String, message: String) {
+        #expect {
+            _ = try Expression.parse(text)
+        } throws: { "\($0)" == message }
+    }
+
+    /// `result >= 0.95` against `sum(rate(…)) / sum(rate(…))`: Prometheus
+    /// answers with a one-element vector, which used as a number is that number.
+    @Test(arguments: [
+        ("result >= 0.95", [0.97], true),
+        ("result < 0.5", [0.97], false),
+        ("0.95 <= result", [0.97], true),
+        ("result * 100 > 96 && result - 0.9 > 0", [0.97], true),
+        ("result + 1 == 1.5", [0.5], true),
+        ("result == 0.5 && 0.5 == result && result != 1", [0.5], true),
+        ("-result < 0", [0.5], true),
+        ("result / result == 1", [0.5], true),
+        ("asInt(result) == 3 && asFloat(result) == 3.5", [3.5], true),
+        ("isNaN(result)", [.number(.nan)], true),
+        ("isInf(result)", [.number(.infinity)], true),
+        // What works in Argo keeps its meaning.
+        ("result[0] >= 0.95", [0.97], true),
+        ("result == [0.97]", [0.97], true),
+        ("len(result) == 1 && all(result, {# > 0.9})", [0.97], true),
+        ("result > 0.5", 0.7, true),
+    ] as [(String, JSONValue, Bool)])
+    func aOneElementVectorIsItsNumber(text: String, result: JSONValue, expected: Bool) throws {
+        #expect(try Expression.parse(text).condition(result: result) == expected, "\(text)")
+    }
+
+    @Test(arguments: [
+        ("result >= 0.95", [] as JSONValue,
+         "column 8: query returned no data: result is empty, so result >= 0.95 has no number to use; to make it true when there is no data, write len(result) == 0 || result >= 0.95"),
+        ("result >= 0.95", [0.97, 0.99, 0.5],
+         "column 8: the query returned 3 series, so result holds 3 numbers, not one: write result[0] >= 0.95 for the first, all(result, {# >= 0.95}) for every one, or put sum(…) around the query for their total"),
+        ("0.5 > result", [0.1, 0.2],
+         "column 5: the query returned 2 series, so result holds 2 numbers, not one: write 0.5 > result[0] for the first, all(result, {0.5 > #}) for every one, or put sum(…) around the query for their total"),
+        ("isNaN(result) || result < 0.5", [0.1, 0.2],
+         "column 1: the query returned 2 series, so result holds 2 numbers, not one: write isNaN(result[0]) for the first, all(result, {isNaN(#)}) for every one, or put sum(…) around the query for their total"),
+        ("filter(result, {# > 0}) > 1", [1, 2],
+         "column 25: filter(result, {# > 0}) holds 2 numbers, not one: write filter(result, {# > 0})[0] > 1 for the first, all(filter(result, {# > 0}), {# > 1}) for every one"),
+        ("result > 'x'", [1], "column 8: > does not apply to an array and a string"),
+    ] as [(String, JSONValue, String)])
+    func anEmptyOrLongerVectorSaysWhatCameBackAndWhatToWrite(text: String, result: JSONValue, message: String) throws {
+        let e = try Expression.parse(text)
+        #expect {
+            _ = try e.condition(result: result)
+        } throws: { "\($0)" == message }
+    }
+
+    @Test func aVectorConditionJudgesAsItReads() throws {
+        let success = try Expression.parse("result >= 0.95")
+        #expect(Judgement.measurement(result: [0.97], success: success, failure: nil).0 == .Successful)
+        #expect(Judgement.measurement(result: [0.7], success: success, failure: nil).0 == .Failed)
+        let (phase, message) = Judgement.measurement(result: [], success: success, failure: nil)
+        #expect(phase == .Error)
+        #expect(message?.hasPrefix("column 8: query returned no data") == true)
     }
 
     @Test func aConditionMustBeBoolean() throws {

@@ -30,7 +30,7 @@ import Testing
         #expect(problem { $0.failureLimit = .int(Int.max) } == "metric \"m\": failureLimit: 9223372036854775807 is outside -1–1000000")
         #expect(problem { $0.consecutiveErrorLimit = .int(-5) } == "metric \"m\": consecutiveErrorLimit: -5 is outside -1–1000000")
         #expect(problem { $0.inconclusiveLimit = "2000000" } == "metric \"m\": inconclusiveLimit: 2000000 is outside -1–1000000")
-        #expect(problem { $0.interval = "1h"; $0.count = .int(1_000_000); $0.failureLimit = -1 } == nil)
+        #expect(problem { $0.interval = "1h"; $0.count = .int(1_000_000); $0.failureLimit = -1; $0.consecutiveSuccessLimit = 1_000_000 } == nil)
     }
 
     /// A schedule at the extremes that are accepted still adds up without overflow.

@@ -125,7 +125,7 @@ import Testing
         s.collisionCount = 2
         s.restartedAt = now
         var ledger = NotificationLedger(oncePer: ["on-new-image[0]": "nginx:1.27"])
-        ledger.record([(reason: "RolloutAborted", message: String(repeating: "é", count: 5_000), warning: true)], at: now)
+        ledger.record([(reason: "RolloutAborted", message: String(repeating: "é", count: 5_000), warning: true, trigger: "on-escalation", run: "web-abc-1")], at: now)
         s.notifications = ledger
 
         var coverage = Coverage()
@@ -154,6 +154,7 @@ import Testing
         m.inconclusive = 1
         m.error = 1
         m.consecutiveError = 0
+        m.consecutiveSuccess = 0
         m.dryRun = true
         s.metricResults = [m, MetricResult(name: "latency")]
         var summary = RunSummary()

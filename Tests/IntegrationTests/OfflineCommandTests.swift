@@ -41,7 +41,8 @@ import Testing
 
     @Test func lintPassesTheExamples() async throws {
         for file in ["examples/canary-rollout.yaml", "examples/bluegreen-rollout.yaml", "examples/analysis-templates.yaml",
-                     "examples/istio-rollout.yaml", "examples/istio-subset-rollout.yaml", "examples/gateway-api-rollout.yaml"] {
+                     "examples/istio-rollout.yaml", "examples/istio-subset-rollout.yaml", "examples/gateway-api-rollout.yaml",
+                     "examples/canary-judge-template.yaml", "examples/release-health-template.yaml"] {
             let (status, output) = try await aviary("lint", "-f", file)
             #expect(status == 0, "\(file): \(output)")
         }

@@ -50,7 +50,7 @@ import Testing
 
     @Test func theLedgerIsBoundedAndIdsNeverRepeat() {
         var ledger = NotificationLedger(next: Int.max - 1)
-        ledger.record((0..<50).map { _ in (reason: "RolloutUpdated", message: String(repeating: "x", count: 10_000), warning: false) },
+        ledger.record((0..<50).map { _ in (reason: "RolloutUpdated", message: String(repeating: "x", count: 10_000), warning: false, trigger: nil, run: nil) },
                       at: KubeTime(secondsSinceEpoch: 0))
         #expect(ledger.pending?.count == NotificationLedger.capacity)
         #expect(ledger.pending?.allSatisfy { $0.message.count == NotificationLedger.maxMessage } == true)

@@ -16,17 +16,22 @@ public struct Measurer: Sendable {
     let bulkhead: Bulkhead
     let breaker: CircuitBreaker
     let settings: ProviderSettings
+    /// Where the `pods` provider reads pods (the controller's cache); nil: a bounded API list.
+    let pods: PodSource?
 
     public init(client: KubeClient, bulkhead: Bulkhead, breaker: CircuitBreaker = CircuitBreaker(),
-                settings: ProviderSettings = ProviderSettings()) {
+                settings: ProviderSettings = ProviderSettings(), pods: PodSource? = nil) {
         self.client = client
         self.bulkhead = bulkhead
         self.breaker = breaker
         self.settings = settings
+        self.pods = pods
     }
 
     /// A new measurement (for a job: the started Job, Running).
     public func measure(_ metric: Metric, plan: MetricPlan, run: AnalysisRun, number: Int, now: KubeTime) async -> AnalysisMeasurement {
+        if let compare = metric.provider.compare { return await self.compare(compare, metric: metric, run: run, now: now) }
+        if let spec = metric.provider.pods { return await measurePods(spec, plan: plan, run: run, now: now) }
         var m = AnalysisMeasurement(phase: .Running, startedAt: now)
         var args = Arguments()
         let namespace = run.metadata.namespace ?? ""
@@ -158,20 +163,38 @@ public struct Measurer: Sendable {
                 args.addSecret("\(user):\(password)")
                 hs.append("Authorization: Basic \(Data("\(user):\(password)".utf8).base64EncodedString())")
             }
-            let provider = PrometheusProvider(address: address, timeout: ProviderTimeout.duration(prom.timeout, default: ProviderTimeout.prometheus),
-                                              headers: hs, insecure: prom.insecure ?? false, settings: settings)
+            let timeout = ProviderTimeout.duration(prom.timeout, default: ProviderTimeout.prometheus)
+            var grant: OAuth2Config?
+            if let oauth2 = prom.authentication?.oauth2 {
+                let (config, header) = try await bearer(oauth2, provider: "prometheus", args: &args, timeout: timeout, insecure: prom.insecure ?? false)
+                grant = config
+                hs.append(header)
+            }
+            let provider = PrometheusProvider(address: address, timeout: timeout, headers: hs, insecure: prom.insecure ?? false, settings: settings,
+                                              range: try window(prom.rangeQuery, args: args))
             let query = try args.substitute(prom.query)
-            return (provider.address, { try await provider.query(query) })
+            let used = grant
+            return (provider.address, { try await Self.forgettingOnFailure(used) { try await provider.query(query) } })
         }
         if let web = p.web {
             let url = try args.substitute(web.url)
-            let provider = WebProvider(url: url, method: web.method ?? "GET", headers: try headers(web.headers, "web", args),
+            var hs = try headers(web.headers, "web", args)
+            var grant: OAuth2Config?
+            if let oauth2 = web.authentication?.oauth2 {
+                let (config, header) = try await bearer(oauth2, provider: "web", args: &args,
+                                                        timeout: ProviderTimeout.duration(web.timeoutSeconds, default: ProviderTimeout.web),
+                                                        insecure: web.insecure ?? false)
+                grant = config
+                hs.append(header)
+            }
+            let provider = WebProvider(url: url, method: web.method ?? "GET", headers: hs,
                                        body: try web.body.map(args.substitute), jsonPath: web.jsonPath,
                                        timeout: ProviderTimeout.duration(web.timeoutSeconds, default: ProviderTimeout.web),
                                        insecure: web.insecure ?? false, settings: settings)
             let server = HTTPRequest(method: "GET", url: url).server
-            return (server, { try await provider.fetch() })
+            let used = grant
+            return (server, { try await Self.forgettingOnFailure(used) { try await provider.fetch() } })
         }
-        throw ProviderError("no provider: set one of prometheus, web or job")
+        throw ProviderError("no provider: set one of prometheus, web, job or pods")
     }
 }

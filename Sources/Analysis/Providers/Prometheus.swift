@@ -44,9 +44,13 @@ public struct PrometheusProvider: Sendable {
     public var headers: [String]
     public var insecure: Bool
     public var settings: ProviderSettings
+    /// `rangeQuery`: ask `/api/v1/query_range` over this window; every
+    /// sample of every series becomes one number of `result`, oldest first.
+    public var range: RangeWindow?
 
     public init(address: String, timeout: Duration = .seconds(ProviderTimeout.prometheus), headers: [String] = [], insecure: Bool = false,
-                settings: ProviderSettings = ProviderSettings()) {
+                settings: ProviderSettings = ProviderSettings(), range: RangeWindow? = nil) {
+        self.range = range
         self.address = address.hasSuffix("/") ? String(address.dropLast()) : address
         self.timeout = timeout
         self.headers = headers
@@ -58,7 +62,8 @@ public struct PrometheusProvider: Sendable {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         let escaped = promQL.addingPercentEncoding(withAllowedCharacters: allowed) ?? promQL
-        let request = HTTPRequest(method: "GET", url: "\(address)/api/v1/query?query=\(escaped)",
+        let path = range.map { "query_range?query=\(escaped)&start=\($0.start)&end=\($0.end)&step=\($0.step)" } ?? "query?query=\(escaped)"
+        let request = HTTPRequest(method: "GET", url: "\(address)/api/v1/\(path)",
                                   headers: ["Accept: application/json"] + headers,
                                   tls: TLSSettings(insecureSkipVerify: insecure), timeout: timeout, connectTimeout: timeout,
                                   allowedProtocols: HTTPRequest.httpOrHTTPS, maxResponseBytes: settings.maxResponseBytes,
@@ -72,11 +77,27 @@ public struct PrometheusProvider: Sendable {
         if (300..<400).contains(response.status) {
             throw ProviderError.redirect(provider: "prometheus", server: address, status: response.status, location: response.headers["location"])
         }
-        return try Self.decode(response.body, status: response.status, address: address)
+        let result = try Self.decode(response.body, status: response.status, address: address)
+        return range == nil ? result : Self.flattened(result)
+    }
+
+    /// A range query's matrix as one array of numbers (series after series),
+    /// so `all(result, # < 0.01)` and `len(result)` read as for a vector.
+    public static func flattened(_ matrix: JSONValue) -> JSONValue {
+        guard case .array(let series) = matrix else { return matrix }
+        return .array(series.flatMap { s -> [JSONValue] in
+            if case .array(let values) = s { return values }
+            return [s]
+        })
     }
 
     /// The API's answer as a condition's `result`. Pure, so it is tested on samples.
     public static func decode(_ body: Data, status: Int, address: String) throws -> JSONValue {
+        // Prometheus itself never says 401 or 403; a proxy in front of it does, whatever its body.
+        if status == 401 || status == 403 {
+            throw ProviderError("prometheus at \(address): HTTP \(status): the request's credentials were refused; "
+                                + "check the metric's authentication (the Secret it reads, or the oauth2 client and scopes)")
+        }
         guard let json = try? JSONDecoder().decode(JSONValue.self, from: body) else {
             throw ProviderError("prometheus at \(address): HTTP \(status) with a body that is not JSON")
         }

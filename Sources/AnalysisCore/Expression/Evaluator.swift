@@ -70,7 +70,8 @@ extension Expression {
             guard case .object(let o) = v else { throw ExpressionError("\(Self.kind(v)) has no field \"\(name)\"", column: column) }
             return o[name] ?? .null
         case .unary(let op, let operand, let column):
-            let v = try operand.evaluate(variables, element: element, budget: budget)
+            var v = try operand.evaluate(variables, element: element, budget: budget)
+            if op == "-" { v = try Self.single(v, operand, in: { .unary(op, $0, column: column) }, column: column) }
             switch (op, v) {
             case ("!", .bool(let b)): return .bool(!b)
             case ("-", .number(let n)): return .number(-n)
@@ -96,16 +97,16 @@ extension Expression {
 
     static func binary(_ op: String, _ lhs: Expression, _ rhs: Expression, column: Int,
                        _ variables: [String: JSONValue], _ element: JSONValue?, _ budget: Budget) throws -> JSONValue {
-        let a = try lhs.evaluate(variables, element: element, budget: budget)
+        let left = try lhs.evaluate(variables, element: element, budget: budget)
         if op == "&&" || op == "||" {
-            guard case .bool(let x) = a else { throw ExpressionError("\(op) needs booleans, not \(kind(a))", column: column) }
+            guard case .bool(let x) = left else { throw ExpressionError("\(op) needs booleans, not \(kind(left))", column: column) }
             if op == "&&" && !x { return .bool(false) }
             if op == "||" && x { return .bool(true) }
             let b = try rhs.evaluate(variables, element: element, budget: budget)
             guard case .bool(let y) = b else { throw ExpressionError("\(op) needs booleans, not \(kind(b))", column: column) }
             return .bool(y)
         }
-        let b = try rhs.evaluate(variables, element: element, budget: budget)
+        let (a, b) = try numbers(op, left, try rhs.evaluate(variables, element: element, budget: budget), lhs, rhs, column: column)
         switch (op, a, b) {
         case ("==", _, _): return .bool(equal(a, b))
         case ("!=", _, _): return .bool(!equal(a, b))
@@ -152,6 +153,8 @@ extension Expression {
             guard args.count == n else { throw ExpressionError("\(name) takes \(n) argument\(n == 1 ? "" : "s"), not \(args.count)", column: column) }
         }
         func value(_ i: Int) throws -> JSONValue { try args[i].evaluate(variables, element: element, budget: budget) }
+        /// The only argument, a one-element array taken as its number.
+        func numeric() throws -> JSONValue { try single(try value(0), args[0], in: { .call(name, [$0], column: column) }, column: column) }
         func number(_ v: JSONValue) throws -> Double {
             guard case .number(let n) = v else { throw ExpressionError("\(name) needs a number, not \(kind(v))", column: column) }
             return n
@@ -187,16 +190,16 @@ extension Expression {
             }
         case "isNaN":
             try arity(1)
-            return .bool(try number(try value(0)).isNaN)
+            return .bool(try number(try numeric()).isNaN)
         case "isInf":
             try arity(1)
-            return .bool(try number(try value(0)).isInfinite)
+            return .bool(try number(try numeric()).isInfinite)
         case "isNil":
             try arity(1)
             return .bool(try value(0) == .null)
         case "asInt":
             try arity(1)
-            switch try value(0) {
+            switch try numeric() {
             case .number(let n): return .number(n.rounded(.towardZero))
             case .string(let s):
                 guard let n = Double(s) else { throw ExpressionError("asInt: \"\(s)\" is not a number", column: column) }
@@ -205,7 +208,7 @@ extension Expression {
             }
         case "asFloat":
             try arity(1)
-            switch try value(0) {
+            switch try numeric() {
             case .number(let n): return .number(n)
             case .string(let s):
                 guard let n = Double(s) else { throw ExpressionError("asFloat: \"\(s)\" is not a number", column: column) }

@@ -190,6 +190,7 @@ struct Parser {
                     } while isSymbol(",")
                 }
                 try expect(")")
+                if let problem = Functions.problem(name, arguments: args.count) { throw ExpressionError(problem, column: t.column) }
                 return try node(.call(name, args.map(\.expression), column: t.column), args, column: t.column)
             }
             return leaf(.variable(name, column: t.column))

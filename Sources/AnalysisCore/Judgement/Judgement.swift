@@ -28,6 +28,7 @@ public enum Judgement {
     public struct Counts: Sendable, Equatable {
         public var successful = 0, failed = 0, inconclusive = 0, error = 0
         public var consecutiveErrors = 0
+        public var consecutiveSuccesses = 0
         public init() {}
     }
 
@@ -35,11 +36,22 @@ public enum Judgement {
     /// (−1 disables), Inconclusive when inconclusives exceed inconclusiveLimit,
     /// Error when consecutive errors exceed consecutiveErrorLimit; otherwise
     /// Successful once all measurements are taken, else Running.
+    ///
+    /// With `consecutiveSuccessLimit` (> 0) the metric is Successful as soon
+    /// as that many measurements in a row succeed, count or not. If the count
+    /// runs out first, it did not reach its goal: Failed when it was the only
+    /// limit (failureLimit −1), Inconclusive when failureLimit applied too
+    /// and was not exceeded either.
     public static func metric(_ c: Counts, failureLimit: Int = 0, inconclusiveLimit: Int = 0,
-                              consecutiveErrorLimit: Int = 4, measurementsDone: Bool) -> AnalysisPhase {
+                              consecutiveErrorLimit: Int = 4, consecutiveSuccessLimit: Int = 0, measurementsDone: Bool) -> AnalysisPhase {
         if failureLimit >= 0, c.failed > failureLimit { return .Failed }
         if c.consecutiveErrors > consecutiveErrorLimit { return .Error }
         if c.inconclusive > inconclusiveLimit { return .Inconclusive }
+        if consecutiveSuccessLimit > 0 {
+            if c.consecutiveSuccesses >= consecutiveSuccessLimit { return .Successful }
+            guard measurementsDone else { return .Running }
+            return failureLimit >= 0 ? .Inconclusive : .Failed
+        }
         return measurementsDone ? .Successful : .Running
     }
 

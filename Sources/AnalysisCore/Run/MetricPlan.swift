@@ -13,6 +13,8 @@ public struct MetricPlan: Sendable {
     public var failureLimit: Int
     public var inconclusiveLimit: Int
     public var consecutiveErrorLimit: Int
+    /// 0: off; otherwise the metric is Successful after this many successes in a row.
+    public var consecutiveSuccessLimit: Int
     public var success: Expression?
     public var failure: Expression?
     public var successText: String?
@@ -38,7 +40,7 @@ public struct MetricPlan: Sendable {
         }
         /// -1 (no limit, for the limits) up to `Limits.maxMeasurementCount`.
         func bounded(_ i: Int, _ text: String, _ field: String) throws -> Int {
-            let lowest = field == "count" ? 0 : -1
+            let lowest = field == "count" || field == "consecutiveSuccessLimit" ? 0 : -1
             guard (lowest...Limits.maxMeasurementCount).contains(i) else {
                 throw MetricSpecError(metric: metric.name, "\(field): \(text) is outside \(lowest)–\(Limits.maxMeasurementCount)")
             }
@@ -57,12 +59,23 @@ public struct MetricPlan: Sendable {
         failureLimit = try int(metric.failureLimit, "failureLimit") ?? 0
         inconclusiveLimit = try int(metric.inconclusiveLimit, "inconclusiveLimit") ?? 0
         consecutiveErrorLimit = try int(metric.consecutiveErrorLimit, "consecutiveErrorLimit") ?? Metric.defaultConsecutiveErrorLimit
+        consecutiveSuccessLimit = try int(metric.consecutiveSuccessLimit, "consecutiveSuccessLimit") ?? 0
         success = try condition(metric.successCondition, "successCondition")
         failure = try condition(metric.failureCondition, "failureCondition")
         successText = metric.successCondition
         failureText = metric.failureCondition
+        try checkLimits()
+        do { try RangeWindow.check(metric.provider.prometheus?.rangeQuery) } catch {
+            throw MetricSpecError(metric: metric.name, "provider.prometheus.\(error)")
+        }
+        switch metric.onFailure {
+        case .unreadable(let why)?: throw MetricSpecError(metric: metric.name, "onFailure: \(why)")
+        case .notify(_, let after)?: _ = try seconds(after, "onFailure.thenAbortAfter")
+        default: break
+        }
+        try ComparePlan.check(metric)
         if metric.provider.kind == "none" {
-            throw MetricSpecError(metric: metric.name, "provider: one of prometheus, web or job is required")
+            throw MetricSpecError(metric: metric.name, "provider: one of prometheus, web, job or pods is required")
         }
     }
 }

@@ -64,6 +64,9 @@ public enum RunRecorder {
             case .Running, .Pending: break
             }
             r.consecutiveError = measurement.phase == .Error ? plusOne(r.consecutiveError) : 0
+            if plan.consecutiveSuccessLimit > 0 || r.consecutiveSuccess != nil {
+                r.consecutiveSuccess = measurement.phase == .Successful ? plusOne(r.consecutiveSuccess) : 0
+            }
         }
         r.phase = judge(r, plan, measurementsDone: plan.count.map { (r.count ?? 0) >= $0 } ?? false)
         r.message = explain(r, plan: plan, latest: measurement).map { ValueText.truncated($0) }
@@ -116,9 +119,13 @@ public enum RunRecorder {
     static func explain(_ r: MetricResult, plan: MetricPlan, latest: AnalysisMeasurement) -> String? {
         let lastOf: (AnalysisPhase) -> AnalysisMeasurement? = { phase in r.measurements?.last { $0.phase == phase } }
         switch r.phase {
+        case .Failed where plan.consecutiveSuccessLimit > 0 && (plan.failureLimit < 0 || (r.failed ?? 0) <= plan.failureLimit):
+            return ConsecutiveSuccess.shortfall(r, plan: plan)
         case .Failed:
             let m = lastOf(.Failed)
             return "\(m?.message ?? "failed") (\(r.failed ?? 0) failures > failureLimit \(plan.failureLimit))"
+        case .Inconclusive where plan.consecutiveSuccessLimit > 0 && (r.inconclusive ?? 0) <= plan.inconclusiveLimit:
+            return ConsecutiveSuccess.shortfall(r, plan: plan)
         case .Error:
             return "\(lastOf(.Error)?.message ?? "error") (\(r.consecutiveError ?? 0) consecutive errors > consecutiveErrorLimit \(plan.consecutiveErrorLimit))"
         case .Inconclusive:
@@ -137,14 +144,19 @@ public enum RunRecorder {
         counts.inconclusive = r.inconclusive ?? 0
         counts.error = r.error ?? 0
         counts.consecutiveErrors = r.consecutiveError ?? 0
+        counts.consecutiveSuccesses = r.consecutiveSuccess ?? 0
         return Judgement.metric(counts, failureLimit: plan.failureLimit, inconclusiveLimit: plan.inconclusiveLimit,
-                                consecutiveErrorLimit: plan.consecutiveErrorLimit, measurementsDone: measurementsDone)
+                                consecutiveErrorLimit: plan.consecutiveErrorLimit, consecutiveSuccessLimit: plan.consecutiveSuccessLimit,
+                                measurementsDone: measurementsDone)
     }
 
     /// Judges the run from its metrics: the worst real metric decides, and a
     /// Failed, Error or Inconclusive one ends the run at once. `terminate`
     /// ends it with what there is: unfinished metrics count as Successful.
-    public static func finish(_ status: inout AnalysisRunStatus, plans: [MetricPlan], terminate: Bool, now: KubeTime) {
+    /// With a `verdict`, it alone decides (see `Verdict`): the run ends once
+    /// it is decided, and metrics still measuring are stopped.
+    public static func finish(_ status: inout AnalysisRunStatus, plans: [MetricPlan], terminate: Bool, now: KubeTime,
+                              verdict: Verdict? = nil) {
         var results = status.metricResults ?? []
         // A metric counted out but not judged (its status was rewritten by
         // someone) is judged now, rather than leaving the run Running forever.
@@ -181,6 +193,10 @@ public enum RunRecorder {
         status.runSummary = run
         status.dryRunSummary = dry.count > 0 ? dry : nil
         status.summary = summary(results)
+        if let verdict {
+            decide(verdict, &status, terminate: terminate, now: now)
+            return
+        }
         guard decidedBad || allDone || terminate else {
             status.phase = .Running
             return
@@ -192,6 +208,24 @@ public enum RunRecorder {
         } else {
             status.message = terminate ? "run terminated" : nil
         }
+    }
+
+    /// Ends the run by its verdict once decided; metrics still measuring are
+    /// stopped and count as Successful, as a terminated run's do.
+    static func decide(_ verdict: Verdict, _ status: inout AnalysisRunStatus, terminate: Bool, now: KubeTime) {
+        var results = status.metricResults ?? []
+        guard let (phase, message) = verdict.decide(results) else {
+            status.phase = .Running
+            return
+        }
+        for i in results.indices where !results[i].phase.isTerminal {
+            results[i].phase = .Successful
+            results[i].message = terminate ? "run terminated" : "stopped: the verdict was decided without it"
+        }
+        status.metricResults = results
+        status.phase = phase
+        if status.completedAt == nil { status.completedAt = now }
+        status.message = ValueText.truncated(message)
     }
 
     /// `success-rate=[0.97] latency=[0.21]`: each metric's latest value.

@@ -78,10 +78,12 @@ public final class NotificationDelivery: Sendable {
             // An entry that names no event we know (a hand-written status) is dropped unsent.
             if let reason = EventReason(rawValue: entry.reason) {
                 let event = Rollouts.Event(reason: reason, message: String(entry.message.prefix(NotificationLedger.maxMessage)),
-                                           warning: entry.warning ?? false)
+                                           warning: entry.warning ?? false, trigger: entry.trigger, run: entry.run)
                 // The short post-rollback report, for `{{.report}}` (the built-in on-rollout-aborted template ends with it).
                 let report = reason == .rolloutAborted ? "\n" + RolloutReport.brief(rollout: current, analysisRuns: runs, now: entry.time) : ""
-                let result = Notifier.notifications(for: event, rollout: current, config: config, time: entry.time, analysisRuns: runs,
+                // The run the event is about comes first: `{{.analysis}}` describes it.
+                let ordered = runs.filter { $0.metadata.name == entry.run } + runs.filter { $0.metadata.name != entry.run }
+                let result = Notifier.notifications(for: event, rollout: current, config: config, time: entry.time, analysisRuns: ordered,
                                                     revision: revision, extra: ["report": .string(report)], sent: oncePer)
                 for problem in result.problems { failed(current, problem) }
                 for n in result.notifications { await send(n, config: config, about: current) }

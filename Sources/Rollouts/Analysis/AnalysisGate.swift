@@ -18,15 +18,15 @@ extension Reconcile {
         let field = slot.field
         let before = status[keyPath: field]
         guard let run = ensureRun(analysis, slot: slot, hash: hash, recorded: before) else { return .waiting }
-        // An Inconclusive run that a user promoted past stays accepted.
-        if before?.name == run.metadata.name, before?.status == .Successful, run.phase == .Inconclusive { return .passed }
+        // An Inconclusive run, or an escalated failure, that a user promoted past stays accepted.
+        if before?.name == run.metadata.name, before?.status == .Successful,
+           run.phase == .Inconclusive || (run.phase.isFailure && Escalation.of(run).holds) { return .passed }
         record(run, as: field)
         switch run.phase {
         case .Successful:
             return .passed
         case .Failed, .Error:
-            update.abort(now: now)
-            return .failed
+            return escalate(run, field: field, before: before)
         case .Inconclusive:
             // The one pause gate: held until a user promotes (or aborts).
             switch update.gate(.InconclusiveAnalysisRun, seconds: nil, now: now) {
@@ -44,6 +44,56 @@ extension Reconcile {
         case .Running, .Pending:
             return .waiting
         }
+    }
+
+    /// A failed run: abort (at once, or gradually), or, for a metric with
+    /// `onFailure: {notify, thenAbortAfter}`, hold and tell the trigger's
+    /// subscribers, then abort after the grace period unless a user promoted
+    /// past it or acknowledged it (`kubectl aviary ack`: held until they decide).
+    ///
+    /// The hold takes over any other pause in force (a pause step, a
+    /// background run failing during one): the alert goes out at once and
+    /// the grace period runs from then. A promote read while it held goes
+    /// past it for good (the run is recorded as promoted), whichever gate of
+    /// this reconcile the release also opens.
+    mutating func escalate(_ run: AnalysisRun, field: WritableKeyPath<RolloutStatus, RolloutAnalysisRunStatus?>,
+                           before: RolloutAnalysisRunStatus?) -> AnalysisGate {
+        guard case .notify(let trigger, let seconds, let metric) = Escalation.of(run) else {
+            update.abort(now: now)
+            return .failed
+        }
+        let runName = run.metadata.name ?? ""
+        let begun = before?.name == runName && before?.status.isFailure == true
+        if begun, intents.contains(.promote) {
+            if case .released = update.phase { update.phase = .progressing }
+            plan.event(.rolloutResumed, "Rollout resumed past the failed analysis run \(runName) (metric \(metric)): promoted")
+            status[keyPath: field]?.status = .Successful
+            status[keyPath: field]?.message = "Failed on \(metric); promoted past it"
+            return .passed
+        }
+        if case .aborted = update.phase { return .failed }
+        let acknowledged = rollout.metadata.annotations?[acknowledgedAnnotation] == runName
+        if case .paused(let pause) = update.phase, pause.reason == .AnalysisEscalation, begun {
+            if acknowledged { return .paused }
+            let end = pause.startTime.secondsSinceEpoch + Int64(seconds)
+            guard now.secondsSinceEpoch >= end else {
+                plan.requeue(after: Double(end - now.secondsSinceEpoch))
+                return .paused
+            }
+            plan.event(.analysisEscalated, "Nobody promoted or acknowledged the failed analysis run \(runName) (metric \(metric)) within \(Escalation.text(seconds)): aborting", warning: true)
+            update.abort(now: now)
+            return .failed
+        }
+        // It begins (or, after a restart, holds again): it takes over whatever pause was in force.
+        update.phase = .paused(PauseCondition(reason: .AnalysisEscalation, startTime: now))
+        plan.requeue(after: Double(seconds))
+        if !begun {
+            let ns = rollout.metadata.namespace ?? "default"
+            let message = "Analysis run \(runName) failed on metric \(metric): holding for \(Escalation.text(seconds)), then aborting. "
+                + "To go on: kubectl aviary promote \(name) -n \(ns); to take it over: kubectl aviary ack \(name) -n \(ns); to roll back now: kubectl aviary abort \(name) -n \(ns)"
+            plan.event(.analysisEscalated, message, warning: true, trigger: trigger, run: runName)
+        }
+        return .paused
     }
 
     /// The run this analysis uses: the recorded one, else a running one of

@@ -41,18 +41,12 @@ public enum AnalysisRunBuilder {
         var templateArgs: [AnalysisArgument] = []
         var dryRun: [MetricSelector] = analysis.dryRun ?? []
         var retention: [MeasurementRetention] = analysis.measurementRetention ?? []
+        var verdicts: [(label: String, verdict: String?, metrics: [String])] = []
         let refs = analysis.templates ?? []
         if refs.isEmpty { problems.append("templates: at least one template is required") }
-        for ref in refs {
-            let kind = ref.clusterScope == true ? "ClusterAnalysisTemplate" : "AnalysisTemplate"
-            guard let template = (ref.clusterScope == true ? catalog.cluster : catalog.namespaced)[ref.templateName] else {
-                if let why = (ref.clusterScope == true ? catalog.undecodableCluster : catalog.undecodableNamespaced)[ref.templateName] {
-                    problems.append("\(kind) \"\(ref.templateName)\" cannot be read: \(why)")
-                } else {
-                    problems.append("\(kind) \"\(ref.templateName)\" not found")
-                }
-                continue
-            }
+        // Each referenced template and, depth first, the templates it includes (missing ones and cycles are problems).
+        for found in TemplateIncludes.expand(refs, catalog: catalog, problems: &problems) {
+            let (kind, ref, template) = (found.kind, found.ref, found.template)
             for metric in template.spec.metrics {
                 if metrics.contains(where: { $0.name == metric.name }) {
                     problems.append("\(kind) \"\(ref.templateName)\": metric \"\(metric.name)\" is also defined by another template")
@@ -65,6 +59,7 @@ public enum AnalysisRunBuilder {
             }
             dryRun += template.spec.dryRun ?? []
             retention += template.spec.measurementRetention ?? []
+            verdicts.append((label: "\(kind) \"\(ref.templateName)\"", verdict: template.spec.verdict, metrics: template.spec.metrics.map { $0.name }))
         }
         var args: [AnalysisArgument] = []
         for arg in templateArgs {
@@ -96,6 +91,22 @@ public enum AnalysisRunBuilder {
         var spec = AnalysisSpec(args: args.isEmpty ? nil : args, metrics: metrics)
         spec.dryRun = dryRun.isEmpty ? nil : dryRun
         spec.measurementRetention = retention.isEmpty ? nil : retention
+        // A template's verdict may name any metric of the run (an including template's names its includes' metrics).
+        let names = metrics.map(\.name), dry = Set(names.filter { spec.isDryRun($0) })
+        for v in verdicts {
+            guard let text = v.verdict, !text.isEmpty else { continue }
+            do { _ = try Verdict(text, metrics: names, dryRun: dry) } catch { problems.append("\(v.label): \(error)") }
+        }
+        let undry = verdicts.map { (verdict: $0.verdict, metrics: $0.metrics.filter { !dry.contains($0) }) }
+        spec.verdict = Verdict.combined(undry)
+        if let combined = spec.verdict, problems.isEmpty {
+            // Metrics of templates without a verdict are written into the combined one by name.
+            for name in undry.filter({ ($0.verdict ?? "").isEmpty }).flatMap(\.metrics) where !Verdict.canName(name) {
+                problems.append("metric \"\(name)\" cannot be named in the run's combined verdict: rename it without spaces or &|!()")
+            }
+            do { _ = try Verdict(combined, metrics: names, dryRun: dry) } catch { problems.append("the run's combined verdict \(error)") }
+        }
+        if !problems.isEmpty { throw AnalysisSpecError(problems: problems) }
         return spec
     }
 

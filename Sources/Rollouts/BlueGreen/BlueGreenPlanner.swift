@@ -130,7 +130,7 @@ struct BlueGreenPlanner: StrategyPlanner {
                 waiting(for: r.status.blueGreenPreRun, "pre-promotion", &r)
                 return false
             case .paused:
-                paused(PauseCondition.Reason.InconclusiveAnalysisRun.rawValue, &r)
+                paused(r.heldBy?.rawValue ?? PauseCondition.Reason.InconclusiveAnalysisRun.rawValue, &r)
                 return false
             }
         }
@@ -168,7 +168,7 @@ struct BlueGreenPlanner: StrategyPlanner {
     func paused(_ reason: String, _ r: inout Reconcile) {
         r.status.setCondition(.Paused, true, reason: reason, message: "Rollout is paused (\(reason))", now: r.now)
         r.status.setCondition(.Progressing, true, reason: "RolloutPaused", message: "Rollout is paused", now: r.now)
-        r.setPhase(.Paused, reason)
+        r.setPhase(.Paused, PauseCondition.Reason(rawValue: reason).map(Escalation.phaseMessage) ?? reason)
     }
 
     /// Promoting: full size, then the active Service switches in one patch,
@@ -199,7 +199,7 @@ struct BlueGreenPlanner: StrategyPlanner {
             case .passed: break
             case .failed: return
             case .waiting: return waiting(for: r.status.blueGreenPostRun, "post-promotion", &r)
-            case .paused: return paused(PauseCondition.Reason.InconclusiveAnalysisRun.rawValue, &r)
+            case .paused: return paused(r.heldBy?.rawValue ?? PauseCondition.Reason.InconclusiveAnalysisRun.rawValue, &r)
             }
         }
         r.status.stableRS = hash

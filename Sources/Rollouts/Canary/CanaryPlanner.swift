@@ -141,7 +141,7 @@ struct CanaryPlanner: StrategyPlanner {
         } else if case .paused(let pause) = r.update.phase {
             r.status.setCondition(.Paused, true, reason: pause.reason.rawValue, message: "Rollout is paused at step \(index)", now: r.now)
             r.status.setCondition(.Progressing, true, reason: "RolloutPaused", message: "Rollout is paused", now: r.now)
-            r.setPhase(.Paused, pause.reason.rawValue)
+            r.setPhase(.Paused, Escalation.phaseMessage(pause.reason))
         } else if let waiting = awaitedStepRun(r) {
             // Analysis does not count against the progress deadline.
             r.status.removeCondition(.Paused)
@@ -199,7 +199,17 @@ struct CanaryPlanner: StrategyPlanner {
     /// when. Immediate (the default), `abort --now`, or no canary: 0 at once.
     func rollbackWeight(abortedAt: KubeTime, canary: ReplicaSet?, stable: ReplicaSet, _ r: inout Reconcile) -> GradualRollbackStatus {
         let done = GradualRollbackStatus(weight: 0, since: r.status.canary?.rollback?.since ?? abortedAt)
-        guard case .gradual(let gradual)? = strategy.abortStrategy, canary != nil else {
+        // A failed metric's `onFailure` may choose: gradualAbort asks for the canary's gradual
+        // abortStrategy (or its defaults); an explicit abort stays immediate under one.
+        var configured: GradualAbort?
+        if case .gradual(let g)? = strategy.abortStrategy { configured = g }
+        let chosen: GradualAbort?
+        switch r.abortedBy {
+        case .gradualAbort?: chosen = configured ?? GradualAbort()
+        case .abort(explicit: true)?: chosen = nil
+        default: chosen = configured
+        }
+        guard let gradual = chosen, canary != nil else {
             r.status.canary?.rollback = nil
             return GradualRollbackStatus(weight: 0, since: abortedAt)
         }

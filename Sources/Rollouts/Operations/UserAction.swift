@@ -35,6 +35,10 @@ public enum UserAction: Sendable, Hashable {
     case undo(toRevision: Int?)
     /// Change one container's image in the template.
     case setImage(container: String, image: String)
+    /// Take over an escalated failure (a metric's `onFailure: {notify, thenAbortAfter}`):
+    /// the update holds past the grace period until a promote or an abort. The
+    /// `acknowledgedAnnotation`, naming the failed run, so it applies to that failure only.
+    case ack
 
     /// Whether `patches` must be given the namespace's ReplicaSets: only undo reads them.
     public var readsReplicaSets: Bool {
@@ -83,6 +87,15 @@ public enum UserAction: Sendable, Hashable {
             }
             // By index, so only this image changes (a merge patch would replace the whole list).
             return .success(ActionPatches([.replace(path: "/spec/template/spec/containers/\(i)/image", value: .string(image))]))
+        case .ack:
+            let s = rollout.status
+            guard s?.pauseConditions?.contains(where: { $0.reason == .AnalysisEscalation }) == true,
+                  let run = [s?.canary?.currentStepAnalysisRunStatus, s?.canary?.currentBackgroundAnalysisRunStatus,
+                             s?.blueGreen?.prePromotionAnalysisRunStatus, s?.blueGreen?.postPromotionAnalysisRunStatus]
+                    .compactMap({ $0 }).first(where: { $0.status == .Failed || $0.status == .Error }) else {
+                return .failure(.nothingToAcknowledge)
+            }
+            return .success(ActionPatches([.metadata(["annotations": [acknowledgedAnnotation: .string(run.name)]])]))
         }
     }
 
@@ -152,6 +165,8 @@ public enum UserActionError: Error, Sendable, Hashable, CustomStringConvertible 
     case noTemplate(revision: Int)
     /// set image for a container the template does not have.
     case noSuchContainer(String, existing: [String])
+    /// ack, and the Rollout is not holding on an escalated analysis failure.
+    case nothingToAcknowledge
 
     public var description: String {
         switch self {
@@ -164,6 +179,8 @@ public enum UserActionError: Error, Sendable, Hashable, CustomStringConvertible 
             return "no previous revision to go back to"
         case .noTemplate(let n):
             return "revision \(n)'s ReplicaSet has no template"
+        case .nothingToAcknowledge:
+            return "nothing to acknowledge: the Rollout is not holding on a failed analysis (only a metric with onFailure: {notify, thenAbortAfter} holds)"
         case .noSuchContainer(let name, let existing):
             let known = existing.isEmpty ? "the template has none" : "its containers are \(existing.joined(separator: ", "))"
             return "no container \"\(name)\" (\(known))"

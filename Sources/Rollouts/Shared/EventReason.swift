@@ -33,6 +33,8 @@ public enum EventReason: String, Sendable, Equatable, CaseIterable {
     case rolloutRestarted = "RolloutRestarted"
     case invalidSpec = "InvalidSpec"
     case statusRepaired = "StatusRepaired"
+    /// A metric with `onFailure: {notify, thenAbortAfter}` failed: the update holds, people are told.
+    case analysisEscalated = "AnalysisEscalated"
     // Delivery
     case notificationFailed = "NotificationFailed"
 

@@ -14,10 +14,11 @@ enum NotificationOutbox {
         let builtIn = Set(EventReason.allCases.compactMap(\.builtInTrigger))
         let wantsAny = subscriptions.contains { $0.trigger.isEmpty || !builtIn.contains($0.trigger) }
         let named = Set(subscriptions.map(\.trigger))
-        var owed: [(reason: String, message: String, warning: Bool)] = []
+        var owed: [(reason: String, message: String, warning: Bool, trigger: String?, run: String?)] = []
         for case .event(let e) in actions where e.reason != .notificationFailed {
-            guard wantsAny || e.reason.builtInTrigger.map(named.contains) == true else { continue }
-            owed.append((e.reason.rawValue, e.message, e.warning))
+            let trigger = e.trigger ?? e.reason.builtInTrigger
+            guard wantsAny || trigger.map(named.contains) == true else { continue }
+            owed.append((e.reason.rawValue, e.message, e.warning, e.trigger, e.run))
         }
         guard !owed.isEmpty else { return }
         var ledger = status.notifications ?? NotificationLedger()

@@ -19,8 +19,8 @@ public struct Plan: Sendable, Equatable {
         requeueAfter = requeueAfter.map { min($0, s) } ?? s
     }
 
-    mutating func event(_ reason: EventReason, _ message: String, warning: Bool = false) {
-        actions.append(.event(Event(reason: reason, message: message, warning: warning)))
+    mutating func event(_ reason: EventReason, _ message: String, warning: Bool = false, trigger: String? = nil, run: String? = nil) {
+        actions.append(.event(Event(reason: reason, message: message, warning: warning, trigger: trigger, run: run)))
     }
 }
 
@@ -55,11 +55,18 @@ public struct Event: Sendable, Equatable {
     public var reason: EventReason
     public var message: String
     public var warning: Bool
+    /// The notification trigger this event fires instead of its reason's built-in one
+    /// (a metric's `onFailure: {notify: <trigger>}`).
+    public var trigger: String?
+    /// The AnalysisRun the event is about, when one decided it: notifications describe that run.
+    public var run: String?
 
-    public init(reason: EventReason, message: String, warning: Bool = false) {
+    public init(reason: EventReason, message: String, warning: Bool = false, trigger: String? = nil, run: String? = nil) {
         self.reason = reason
         self.message = message
         self.warning = warning
+        self.trigger = trigger
+        self.run = run
     }
 }
 

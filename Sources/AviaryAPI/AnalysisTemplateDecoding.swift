@@ -5,20 +5,14 @@ import KubeAPI
 /// so such a template is read with an empty list.
 extension AnalysisTemplate {
     private enum Keys: String, CodingKey { case apiVersion, kind, metadata, spec }
-    private struct SpecKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
         apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
         kind = try c.decodeIfPresent(String.self, forKey: .kind)
         metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
-        let specKeys = try c.nestedContainer(keyedBy: SpecKey.self, forKey: .spec)
-        if specKeys.contains(SpecKey(stringValue: "metrics")) {
+        let specKeys = try c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .spec)
+        if specKeys.contains(AnyCodingKey(stringValue: "metrics")) {
             spec = try c.decode(AnalysisSpec.self, forKey: .spec)
         } else {
             guard case .object(var fields) = try c.decode(JSONValue.self, forKey: .spec) else {

@@ -55,15 +55,9 @@ public enum CanaryStep: Codable, Sendable, Hashable {
     public static func pause(_ d: IntOrString? = nil) -> CanaryStep { .pause(PauseStep(duration: d)) }
 
     private enum Keys: String, CodingKey, CaseIterable { case setWeight, pause, setCanaryScale, analysis, setHeaderRoute, setMirrorRoute }
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
 
     public init(from decoder: Decoder) throws {
-        let keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted()
+        let keys = try decoder.container(keyedBy: AnyCodingKey.self).allKeys.map(\.stringValue).sorted()
         let c = try decoder.container(keyedBy: Keys.self)
         guard keys.count == 1, let key = Keys(rawValue: keys[0]) else {
             self = .unsupported(kinds: keys)

@@ -26,12 +26,6 @@ public struct CanaryTrafficRouting: Codable, Sendable, Hashable {
     }
 
     private enum Keys: String, CodingKey, CaseIterable { case istio, gatewayAPI, plugins, managedRoutes, maxTrafficWeight }
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
@@ -41,7 +35,7 @@ public struct CanaryTrafficRouting: Codable, Sendable, Hashable {
         managedRoutes = try c.decodeIfPresent([ManagedRoute].self, forKey: .managedRoutes)
         maxTrafficWeight = try c.decodeIfPresent(Int.self, forKey: .maxTrafficWeight)
         let known = Set(Keys.allCases.map(\.rawValue))
-        unsupported = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
+        unsupported = try decoder.container(keyedBy: AnyCodingKey.self).allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
     }
 
     public func encode(to encoder: Encoder) throws {

@@ -58,7 +58,7 @@ import Testing
         // Perfect separation of 31 against 31: P(U ≥ 961) = 1 / C(62, 31) = 1 / 465428353255261088 ≈ 2.149e-18.
         let x = (0..<31).map { 1 + Double($0) / 100 }, y = (0..<31).map { Double($0) / 100 }
         let p = MannWhitney.test(x, y, alternative: .greater).pValue
-        #expect(abs(p * 465_428_353_255_261_088 - 1) < 1e-9, "\(p)")
+        #expect(abs(p * Double(465_428_353_255_261_088 as Int64) - 1) < 1e-9, "\(p)")
     }
 
     @Test func exactDistributionMatchesEnumeration() throws {

@@ -28,17 +28,9 @@ import TestSupport
             "trigger.on-latency-alert": "- send: [latency-alert]\n",
         ]]
         let _: JSONValue = try await client.create(.configMaps, map, namespace: ns)
-        for doc in try TestCluster.example("canary-rollout.yaml") {
-            if doc["kind"] == "Rollout" {
-                let steps: JSONValue = [["setWeight": 50], ["analysis": ["templates": [["templateName": "latency"]]]], ["setWeight": 100]]
-                let r = doc.overlaid(with: ["metadata": ["annotations": ["notifications.aviary.dev/subscribe.on-latency-alert.oncall": ""]],
-                                            "spec": ["replicas": 2]])
-                    .setting(["spec", "strategy", "canary", "steps"], to: steps)
-                let _: JSONValue = try await client.create(Rollout.resource, r, namespace: ns)
-            } else {
-                let _: JSONValue = try await client.create(.services, doc, namespace: ns)
-            }
-        }
+        let steps: JSONValue = [["setWeight": 50], ["analysis": ["templates": [["templateName": "latency"]]]], ["setWeight": 100]]
+        try await TestCluster.createExampleCanary(in: ns, client: client, annotations: ["notifications.aviary.dev/subscribe.on-latency-alert.oncall": ""],
+                                                  steps: steps)
         let controller = try ControllerProcess(namespace: ns)
         let probe = RolloutProbe(client: client, namespace: ns, name: "web")
         try await probe.wait("1.0 Healthy") { $0.status?.phase == .Healthy && $0.status?.availableReplicas == 2 }

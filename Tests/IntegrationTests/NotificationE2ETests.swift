@@ -16,15 +16,7 @@ import TestSupport
         try await TestCluster.installCRDs()
         let ns = try await TestCluster.namespace(prefix, client: client)
         if let configMap { try await writeConfig(configMap, secret: secret, namespace: ns, client: client) }
-        for doc in try TestCluster.example("canary-rollout.yaml") {
-            if doc["kind"] == "Rollout" {
-                let r = doc.overlaid(with: ["metadata": ["annotations": .object(annotations.mapValues(JSONValue.string))], "spec": ["replicas": 2]])
-                    .setting(["spec", "strategy", "canary", "steps"], to: Self.steps)
-                let _: JSONValue = try await client.create(Rollout.resource, r, namespace: ns)
-            } else {
-                let _: JSONValue = try await client.create(.services, doc, namespace: ns)
-            }
-        }
+        try await TestCluster.createExampleCanary(in: ns, client: client, annotations: annotations, steps: Self.steps)
         let controller = try ControllerProcess(namespace: ns)
         let probe = RolloutProbe(client: client, namespace: ns, name: "web")
         try await probe.wait("1.0 Healthy") { $0.status?.phase == .Healthy && $0.status?.availableReplicas == 2 }
@@ -206,18 +198,11 @@ extension NotificationE2ETests {
         try await writeConfig(["service.webhook.own": "url: \(tenant.url("/own"))\nheaders:\n- name: X-Token\n  value: $token\n",
                                "service.webhook.plain": "url: \(tenant.url("/plain"))\n"],
                               secret: ["other": "x"], namespace: ns, client: client)
-        for doc in try TestCluster.example("canary-rollout.yaml") {
-            if doc["kind"] == "Rollout" {
-                let annotations: JSONValue = ["notifications.aviary.dev/subscribe.on-rollout-updated.central": "",
-                                              "notifications.aviary.dev/subscribe.on-rollout-updated.own": "",
-                                              "notifications.aviary.dev/subscribe.on-rollout-updated.plain": ""]
-                let r = doc.overlaid(with: ["metadata": ["annotations": annotations], "spec": ["replicas": 2]])
-                    .setting(["spec", "strategy", "canary", "steps"], to: Self.steps)
-                let _: JSONValue = try await client.create(Rollout.resource, r, namespace: ns)
-            } else {
-                let _: JSONValue = try await client.create(.services, doc, namespace: ns)
-            }
-        }
+        try await TestCluster.createExampleCanary(in: ns, client: client, annotations: [
+            "notifications.aviary.dev/subscribe.on-rollout-updated.central": "",
+            "notifications.aviary.dev/subscribe.on-rollout-updated.own": "",
+            "notifications.aviary.dev/subscribe.on-rollout-updated.plain": "",
+        ], steps: Self.steps)
         let controller = try ControllerProcess(namespace: ns, arguments: ["--leader-elect", "false", "--notifications-namespace", global,
                                                                           "--self-service-notifications", "true"])
         defer { controller.kill() }

@@ -110,7 +110,8 @@ import Testing
         #expect(v.status.canary?.rollback != nil)
     }
 
-    @Test func aBackgroundEscalationTakesOverAPauseStepAndOnePromoteGoesPastIt() throws {
+    /// An update held by an indefinite pause step, with the p95 alert in the background analysis.
+    static func pausedWithBackgroundAlert() -> World {
         var w = World(steps: [.weight(50), .pause(), .weight(100)])
         w.rollout.metadata.annotations = ["notifications.aviary.dev/subscribe.on-latency-alert.slack": "#oncall"]
         w.rollout.spec.strategy?.canary?.analysis = RolloutAnalysis(templates: [AnalysisTemplateRef(templateName: "triggers")])
@@ -118,6 +119,11 @@ import Testing
         w.settle()
         w.setImage("web:2")
         w.settle()
+        return w
+    }
+
+    @Test func aBackgroundEscalationTakesOverAPauseStepAndOnePromoteGoesPastIt() throws {
+        var w = Self.pausedWithBackgroundAlert()
         #expect(w.status.pauseConditions?.first?.reason == .CanaryPauseStep)
         let run = try #require(w.status.canary?.currentBackgroundAnalysisRunStatus?.name)
         Self.fail(&w, run, metrics: ["p95"])
@@ -130,13 +136,7 @@ import Testing
     }
 
     @Test func aPromoteDuringABackgroundEscalationDoesNotAlertAgain() throws {
-        var w = World(steps: [.weight(50), .pause(), .weight(100)])
-        w.rollout.metadata.annotations = ["notifications.aviary.dev/subscribe.on-latency-alert.slack": "#oncall"]
-        w.rollout.spec.strategy?.canary?.analysis = RolloutAnalysis(templates: [AnalysisTemplateRef(templateName: "triggers")])
-        w.templates = TemplateCatalog(namespaced: ["triggers": Self.template(latency: .notify(trigger: "on-latency-alert", thenAbortAfter: "10m"))])
-        w.settle()
-        w.setImage("web:2")
-        w.settle()
+        var w = Self.pausedWithBackgroundAlert()
         let run = try #require(w.status.canary?.currentBackgroundAnalysisRunStatus?.name)
         Self.fail(&w, run, metrics: ["p95"])
         w.settle()

@@ -56,10 +56,7 @@ public struct Measurer: Sendable {
             m.phase = .Error
             m.message = "\(error)"
         }
-        m.message = m.message.map { ValueText.truncated(args.redact($0)) }
-        m.value = m.value.map { ValueText.truncated(args.redact($0)) }
-        m.finishedAt = m.phase == .Running ? nil : KubeTime.now()
-        return m
+        return m.sealed(redacting: args)
     }
 
     /// How much of a value a judgement's message repeats.
@@ -196,5 +193,18 @@ public struct Measurer: Sendable {
             return (server, { try await Self.forgettingOnFailure(used) { try await provider.fetch() } })
         }
         throw ProviderError("no provider: set one of prometheus, web, job or pods")
+    }
+}
+
+extension AnalysisMeasurement {
+    /// How every measurement ends: its message and value redacted, then cut
+    /// to size (so a cut never leaves part of a secret), and its finish time
+    /// once it has a verdict.
+    func sealed(redacting args: Arguments) -> AnalysisMeasurement {
+        var m = self
+        m.message = m.message.map { ValueText.truncated(args.redact($0)) }
+        m.value = m.value.map { ValueText.truncated(args.redact($0)) }
+        m.finishedAt = m.phase == .Running ? nil : KubeTime.now()
+        return m
     }
 }

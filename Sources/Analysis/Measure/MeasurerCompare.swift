@@ -64,10 +64,7 @@ extension Measurer {
             m.phase = .Error
             m.message = "\(error)"
         }
-        m.message = m.message.map { ValueText.truncated(args.redact($0)) }
-        m.value = m.value.map { ValueText.truncated(args.redact($0)) }
-        m.finishedAt = KubeTime.now()
-        return m
+        return m.sealed(redacting: args)
     }
 
     /// A hash goes into a PromQL string, so only what a label value of a

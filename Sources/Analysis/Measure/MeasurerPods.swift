@@ -30,10 +30,7 @@ extension Measurer {
             m.phase = .Error
             m.message = "\(error)"
         }
-        m.message = m.message.map { ValueText.truncated(args.redact($0)) }
-        m.value = m.value.map { ValueText.truncated(args.redact($0)) }
-        m.finishedAt = KubeTime.now()
-        return m
+        return m.sealed(redacting: args)
     }
 
     /// The hash to measure: `podTemplateHash` (arguments substituted) or the run's label.

@@ -16,6 +16,9 @@ public struct Subscription: Sendable, Hashable {
     }
 
     public static let prefixes = ["notifications.aviary.dev/subscribe.", "notifications.argoproj.io/subscribe."]
+    /// At most this many subscriptions per Rollout, and recipients per subscription, are read.
+    public static let maxSubscriptions = 50
+    public static let maxRecipients = 50
 
     /// The subscriptions in a Rollout's annotations, in a stable order; keys that
     /// are not subscriptions are ignored, and one that names no trigger or service is skipped.
@@ -36,10 +39,12 @@ public struct Subscription: Sendable, Hashable {
                 service = String(rest)
             }
             guard !service.isEmpty else { continue }
-            let recipients = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let recipients = value.split(separator: ";").prefix(maxRecipients).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             out.append(Subscription(trigger: trigger, service: service, recipients: recipients))
         }
-        // One subscription per (trigger, service, recipients), whichever prefix said it.
-        return Array(Set(out)).sorted { ($0.trigger, $0.service, $0.recipients.joined(separator: ";")) < ($1.trigger, $1.service, $1.recipients.joined(separator: ";")) }
+        // One subscription per (trigger, service, recipients), whichever prefix said it; a bounded number,
+        // so one Rollout's annotations cannot turn an event into thousands of requests.
+        let sorted = Set(out).sorted { ($0.trigger, $0.service, $0.recipients.joined(separator: ";")) < ($1.trigger, $1.service, $1.recipients.joined(separator: ";")) }
+        return Array(sorted.prefix(maxSubscriptions))
     }
 }

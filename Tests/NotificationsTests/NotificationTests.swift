@@ -269,3 +269,13 @@ import Testing
         #expect(r.rawBody == "rollout=web&state=aborted\n", "as written, the block scalar's newline too")
     }
 }
+
+@Suite struct SubscriptionBoundsTests {
+    @Test func aFloodOfSubscriptionsAndRecipientsIsBounded() {
+        var annotations: [String: String] = [:]
+        for i in 0..<500 { annotations["notifications.aviary.dev/subscribe.on-rollout-aborted.svc\(i)"] = (0..<500).map { "r\($0)" }.joined(separator: ";") }
+        let subs = Subscription.read(annotations)
+        #expect(subs.count == Subscription.maxSubscriptions)
+        #expect(subs.allSatisfy { $0.recipients.count == Subscription.maxRecipients })
+    }
+}

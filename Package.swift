@@ -83,6 +83,17 @@ let package = Package(
         ),
         // What the kubectl plugin prints (pure renderers, tested against golden text).
         .target(name: "Plugin", dependencies: ["AviaryAPI", "KubeAPI"]),
+        // `aviary dashboard`: a read-only web page over informer caches (JSON API, server-sent events, the page embedded).
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "Plugin", "Controller", "Kube", "AviaryAPI", "Rollouts",
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("Assets")]
+        ),
         // The `aviary` command.
         .executableTarget(
             name: "Aviary",
@@ -94,6 +105,7 @@ let package = Package(
                 "Plugin",
                 "Controller",
                 "Runtime",
+                "Dashboard",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,11 +128,12 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "TestSupport"]),
         .testTarget(name: "PluginTests", dependencies: ["Plugin", "AviaryAPI", "KubeAPI"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Plugin", "AviaryAPI", "KubeAPI", "Kube", "Controller", "Rollouts", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "RolloutsTests", dependencies: ["Rollouts", "AnalysisCore", "AviaryAPI", "KubeAPI"]),
         .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "Rollouts", "AviaryAPI", "KubeAPI"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube", "Notifications", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AnalysisCore", "AviaryAPI", "Kube", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "Rollouts", "Notifications", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "Rollouts", "Notifications", "Dashboard", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

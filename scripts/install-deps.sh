@@ -13,7 +13,8 @@ mkdir -p "$CACHE"
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
 need_pkgs=()
-for p in libcurl4-openssl-dev etcd-server etcd-client prometheus openssl rsync curl; do
+# chromium and chromium-driver: the dashboard's tests drive a real browser over WebDriver.
+for p in libcurl4-openssl-dev etcd-server etcd-client prometheus openssl rsync curl chromium chromium-driver; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ! -x "$KUBE_BIN/kube-apiserver" ] || [ ! -x "$KUBE_BIN/kube-controller-manager" ]; then

@@ -1,20 +1,16 @@
 import AviaryAPI
 import KubeAPI
 
-/// What `kubectl aviary list rollouts` prints.
+/// What `kubectl aviary list rollouts` prints: the `RolloutRow`s the dashboard lists too.
 public enum RolloutList {
     public static func render(_ rollouts: [Rollout], withNamespace: Bool) -> String {
         var rows = [(withNamespace ? ["NAMESPACE"] : []) + ["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "READY", "DESIRED", "UP-TO-DATE", "AVAILABLE"]]
-        for r in rollouts.sorted(by: { ($0.metadata.namespace ?? "", $0.metadata.name ?? "") < ($1.metadata.namespace ?? "", $1.metadata.name ?? "") }) {
-            let canary = r.spec.strategy?.canary
-            let steps = canary?.steps?.count ?? 0
-            let status = r.status
-            rows.append((withNamespace ? [r.metadata.namespace ?? ""] : []) + [
-                r.metadata.name ?? "", canary != nil ? "Canary" : "BlueGreen", status?.phase?.rawValue ?? "Progressing",
-                canary != nil ? "\(min(status?.currentStepIndex ?? 0, steps))/\(steps)" : "-",
-                canary != nil ? "\(status?.canary?.weights?.canary.weight ?? 0)" : "-",
-                "\(status?.readyReplicas ?? 0)/\(r.spec.effectiveReplicas)", "\(r.spec.effectiveReplicas)",
-                "\(status?.updatedReplicas ?? 0)", "\(status?.availableReplicas ?? 0)",
+        for row in rollouts.map({ RolloutRow($0) }).sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) {
+            rows.append((withNamespace ? [row.namespace] : []) + [
+                row.name, row.strategy, row.phase,
+                row.stepCount.map { "\(row.step ?? 0)/\($0)" } ?? "-",
+                row.setWeight.map(String.init) ?? "-",
+                "\(row.ready)/\(row.desired)", "\(row.desired)", "\(row.updated)", "\(row.available)",
             ])
         }
         return Table.render(rows)

@@ -20,81 +20,65 @@ public enum RolloutTree {
     }
 
     public static func render(_ input: Input, color: Bool) -> String {
-        let r = input.rollout
-        let s = r.status
+        render(RolloutSummary(input), color: color)
+    }
+
+    /// The text of a summary: the header, then the tree.
+    public static func render(_ v: RolloutSummary, color: Bool) -> String {
         let paint = Paint(on: color)
-        let canary = r.spec.strategy?.canary
-        let stable = s?.stableRS, current = s?.currentPodHash
         var out = ""
         func field(_ k: String, _ v: String) { out += ((k + ":").padding(toLength: 16, withPad: " ", startingAt: 0) + v).trimmingTrailingSpaces() + "\n" }
-        field("Name", r.metadata.name ?? "")
-        field("Namespace", r.metadata.namespace ?? "")
-        field("Status", paint.phase(phase(r)))
-        if let m = s?.message, !m.isEmpty { field("Message", m) }
-        if let canary {
-            let steps = canary.steps?.count ?? 0
-            field("Strategy", "Canary")
-            field("  Traffic", TrafficText.router(canary))
-            field("  Step", "\(min(s?.currentStepIndex ?? 0, steps))/\(steps)")
-            if canary.trafficRouting != nil {
-                // Set: what the steps ask for now; actual: what the controller put on the router, and whether it read it back.
-                field("  SetWeight", "\(routedSetWeight(canary, s))")
-                let weights = s?.canary?.weights
-                let actual = current != nil && current == stable ? TrafficText.maxWeight(canary) : weights?.canary.weight ?? 0
-                field("  ActualWeight", "\(actual)" + (weights == nil ? "" : weights?.verified == true ? " (verified)" : " (not verified yet)"))
-                if let routes = s?.canary?.managedRoutes, !routes.isEmpty { field("  Routes", routes.joined(separator: ", ")) }
-            } else {
-                field("  SetWeight", "\(s?.canary?.weights?.canary.weight ?? 0)")
-                let canaryAvail = input.replicaSets.first { $0.podTemplateHash == current }?.availableReplicas ?? 0
-                let total = input.replicaSets.reduce(0) { $0 + $1.availableReplicas }
-                // Aborted, no Service selects the canary's pods any more; completed, the canary is stable and serves all.
-                let actual = s?.abort == true || total == 0 ? 0 : current == stable ? 100 : canaryAvail * 100 / total
-                field("  ActualWeight", "\(actual)")
-            }
+        let status = "\(v.icon) \(v.phase)"
+        field("Name", v.name)
+        field("Namespace", v.namespace)
+        field("Status", paint.phase(status))
+        if let m = v.message { field("Message", m) }
+        field("Strategy", v.strategy)
+        if v.strategy == "Canary" {
+            field("  Traffic", v.traffic ?? "")
+            field("  Step", "\(v.step ?? 0)/\(v.stepCount ?? 0)")
+            field("  SetWeight", "\(v.setWeight ?? 0)")
+            let verified = v.weightVerified.map { $0 ? " (verified)" : " (not verified yet)" } ?? ""
+            field("  ActualWeight", "\(v.actualWeight ?? 0)" + (v.routed ? verified : ""))
+            if !v.routes.isEmpty { field("  Routes", v.routes.joined(separator: ", ")) }
             // With no router a gradual rollback moves replicas back the same way.
-            if let rollback = TrafficText.rollback(canary, s) { field("  Rollback", rollback) }
-        } else {
-            field("Strategy", "BlueGreen")
-            if let stage = s?.blueGreen?.stage { field("  Stage", stage.rawValue) }
+            if let rollback = v.rollback { field("  Rollback", rollback) }
+        } else if let stage = v.stage {
+            field("  Stage", stage)
         }
-        let images = input.replicaSets.filter { $0.desiredReplicas > 0 || $0.podTemplateHash == current }
-            .sorted { ($0.revision ?? 0) > ($1.revision ?? 0) }
-            .map { "\(image($0)) (\(role($0, r)))" }
-        field("Images", images.joined(separator: ", "))
+        field("Images", v.images.map { "\($0.image) (\($0.role))" }.joined(separator: ", "))
         field("Replicas", "")
-        field("  Desired", "\(r.spec.effectiveReplicas)")
-        field("  Current", "\(s?.replicas ?? 0)")
-        field("  Updated", "\(s?.updatedReplicas ?? 0)")
-        field("  Ready", "\(s?.readyReplicas ?? 0)")
-        field("  Available", "\(s?.availableReplicas ?? 0)")
+        field("  Desired", "\(v.replicas.desired)")
+        field("  Current", "\(v.replicas.current)")
+        field("  Updated", "\(v.replicas.updated)")
+        field("  Ready", "\(v.replicas.ready)")
+        field("  Available", "\(v.replicas.available)")
         out += "\n"
 
         var rows: [[String]] = [["NAME", "KIND", "STATUS", "INFO"]]
-        rows.append(["⟳ \(r.metadata.name ?? "")", "Rollout", paint.phase(phase(r)), ""])
-        let revisions = input.replicaSets.sorted { ($0.revision ?? 0) > ($1.revision ?? 0) }
-        for (i, rs) in revisions.enumerated() {
-            let lastRevision = i == revisions.count - 1
+        rows.append(["⟳ \(v.name)", "Rollout", paint.phase(status), ""])
+        let sets = v.revisions.flatMap { rev in rev.replicaSets.map { (rev.revision, $0) } }
+        for (i, (revision, rs)) in sets.enumerated() {
+            let lastRevision = i == sets.count - 1
             let branch = lastRevision ? "└──" : "├──", stem = lastRevision ? "   " : "│  "
-            rows.append(["\(branch)# revision:\(rs.revision ?? 0)", "", "", ""])
-            let pods = input.pods.filter { $0.metadata.labels?[podTemplateHashLabel] == rs.podTemplateHash }.sorted { ($0.metadata.name ?? "") < ($1.metadata.name ?? "") }
-            let runs = input.runs.filter { $0.metadata.labels?[podTemplateHashLabel] == rs.podTemplateHash }.sorted { ($0.metadata.name ?? "") < ($1.metadata.name ?? "") }
-            let children = pods.count + runs.count
+            rows.append(["\(branch)# revision:\(revision)", "", "", ""])
+            let runs = v.analysisRuns.filter { $0.podTemplateHash == rs.podTemplateHash }
+            let children = rs.pods.count + runs.count
             // One ReplicaSet per revision.
-            rows.append(["\(stem)└──⧉ \(rs.metadata.name ?? "")", "ReplicaSet", paint.state(rsState(rs)),
-                         [role(rs, r), rs.desiredReplicas > 0 ? "\(rs.availableReplicas)/\(rs.desiredReplicas) available" : ""].filter { !$0.isEmpty }.joined(separator: ", ")])
+            rows.append(["\(stem)└──⧉ \(rs.name)", "ReplicaSet", paint.state("\(rs.icon) \(rs.phase)"),
+                         [rs.role, rs.desired > 0 ? "\(rs.available)/\(rs.desired) available" : ""].filter { !$0.isEmpty }.joined(separator: ", ")])
             var n = 0
-            for pod in pods {
+            for pod in rs.pods {
                 n += 1
-                let ready = pod.isReady
-                rows.append(["\(stem)   \(n == children ? "└──" : "├──")□ \(pod.metadata.name ?? "")", "Pod",
-                             paint.state(ready ? "✔ Running" : "◌ \(pod.status?.phase ?? "Pending")"), "ready:\(ready ? 1 : 0)/1"])
+                rows.append(["\(stem)   \(n == children ? "└──" : "├──")□ \(pod.name)", "Pod",
+                             paint.state("\(pod.icon) \(pod.phase)"), "ready:\(pod.ready ? 1 : 0)/1"])
             }
             for run in runs {
                 n += 1
-                let rs = run.status?.runSummary
-                let counts = "✔ \(rs?.successful ?? 0) ✖ \(rs?.failed ?? 0) ? \((rs?.inconclusive ?? 0) + (rs?.error ?? 0))"
-                rows.append(["\(stem)   \(n == children ? "└──" : "├──")α \(run.metadata.name ?? "")", "AnalysisRun",
-                             paint.state(runState(run)), [counts, run.status?.summary ?? ""].filter { !$0.isEmpty }.joined(separator: "  ")])
+                let c = run.counts
+                let counts = "✔ \(c.successful) ✖ \(c.failed) ? \(c.inconclusive + c.error)"
+                rows.append(["\(stem)   \(n == children ? "└──" : "├──")α \(run.name)", "AnalysisRun",
+                             paint.state("\(run.icon) \(run.phase)"), [counts, run.summary ?? ""].filter { !$0.isEmpty }.joined(separator: "  ")])
             }
         }
         let widths = (0..<4).map { c in rows.map { $0[c].visibleCount }.max() ?? 0 }

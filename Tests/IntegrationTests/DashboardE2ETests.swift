@@ -1,0 +1,103 @@
+import AviaryAPI
+import Dashboard
+import Foundation
+import Kube
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+
+/// The dashboard against the real cluster: in-process on a free port, its
+/// caches fed by its own watches, a canary moved by a real controller.
+@Suite struct DashboardE2ETests {
+    static let steps: JSONValue = [["setWeight": 50], ["pause": [:]]]
+
+    @Test func listDetailAndALiveChangeWithinSeconds() async throws {
+        let client = try TestCluster.client()
+        try await TestCluster.installCRDs()
+        let ns = try await TestCluster.namespace("dashboard", client: client)
+        try await TestCluster.createExampleCanary(in: ns, client: client, steps: Self.steps)
+        let controller = try ControllerProcess(namespace: ns)
+        defer { controller.kill() }
+        let probe = RolloutProbe(client: client, namespace: ns, name: "web")
+        try await probe.wait("1.0 Healthy") { $0.status?.phase == .Healthy && $0.status?.availableReplicas == 2 }
+
+        let feed = ChangeFeed()
+        let logger = Logger(label: "dashboard-test")
+        let cache = DashboardCache(client: client, namespace: ns, feed: feed, logger: logger)
+        let server = DashboardServer(options: .init(address: "127.0.0.1", port: 0), source: cache, feed: feed, logger: logger)
+        let running = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await cache.run() }
+                group.addTask { try? await server.run() }
+            }
+        }
+        defer { running.cancel() }
+        try await cache.waitForSync()
+        for _ in 0..<500 where server.port == nil { try await Task.sleep(for: .milliseconds(10)) }
+        let port = Int(try #require(server.port))
+
+        // The list: the Rollout, Healthy, from the caches.
+        var rows: [[String: Any]] = []
+        for _ in 0..<50 {
+            let list = try await RawHTTP.request(port: port, "/api/rollouts")
+            #expect(list.status == 200)
+            let body = try JSONSerialization.jsonObject(with: Data(list.body.utf8)) as? [String: Any]
+            rows = body?["rollouts"] as? [[String: Any]] ?? []
+            if rows.first?["phase"] as? String == "Healthy", rows.first?["actualWeight"] != nil { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(rows.count == 1)
+        #expect(rows.first?["name"] as? String == "web" && rows.first?["namespace"] as? String == ns)
+        #expect(rows.first?["phase"] as? String == "Healthy")
+        #expect(rows.first?["stepCount"] as? Int == 2)
+
+        // One Rollout: its summary with the ReplicaSet and pods, and its events.
+        let one = try await RawHTTP.request(port: port, "/api/rollouts/\(ns)/web")
+        let detail = try #require(try JSONSerialization.jsonObject(with: Data(one.body.utf8)) as? [String: Any])
+        let summary = try #require(detail["summary"] as? [String: Any])
+        #expect(summary["strategy"] as? String == "Canary")
+        let revisions = try #require(summary["revisions"] as? [[String: Any]])
+        let pods = (revisions.first?["replicaSets"] as? [[String: Any]])?.first?["pods"] as? [[String: Any]] ?? []
+        #expect(pods.count == 2)
+        #expect(detail["report"] is NSNull)
+        #expect((detail["events"] as? [Any])?.isEmpty == false)
+
+        // Live: the page hears of a step within a second or two of it. Each `changed` for web is timed as it arrives.
+        let marker = "\"name\":\"web\",\"namespace\":\"\(ns)\""
+        let arrivals = Mutex<[ContinuousClock.Instant]>([])
+        let done = Mutex(false)
+        let stream = Task {
+            try await RawHTTP.stream(port: port, "/api/stream", timeout: 60) { text in
+                let n = text.components(separatedBy: marker).count - 1
+                arrivals.withLock { a in while a.count < n { a.append(.now) } }
+                return done.withLock { $0 }
+            }
+        }
+        while feed.subscriberCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try await probe.setImage("registry.example/web:2.0")
+        try await probe.wait("paused at 50 %", timeout: .seconds(30)) { $0.status?.phase == .Paused && $0.status?.currentStepIndex == 1 }
+        let pausedSeen = ContinuousClock.now
+        try await Task.sleep(for: .seconds(2))
+        done.withLock { $0 = true }
+        let text = try await stream.value
+        let times = arrivals.withLock { $0 }
+        #expect(text.contains("retry: 2000"))
+        #expect(text.contains("event: changed"))
+        // The step's status write (seen by the test's own polling at pausedSeen) reached the page within two seconds either side.
+        let near = times.filter { $0 > pausedSeen - .seconds(2) && $0 < pausedSeen + .seconds(2) }
+        #expect(!near.isEmpty, "changed events at \(times.map { $0 - pausedSeen }) from the pause being seen")
+        print("dashboard: \(times.count) changed events for web; offsets from the pause being seen: \(times.map { $0 - pausedSeen })")
+        // After the step, the list says Paused at step 1, from the caches.
+        var phase = ""
+        for _ in 0..<40 {
+            let list = try await RawHTTP.request(port: port, "/api/rollouts")
+            let body = try JSONSerialization.jsonObject(with: Data(list.body.utf8)) as? [String: Any]
+            let row = (body?["rollouts"] as? [[String: Any]])?.first
+            phase = row?["phase"] as? String ?? ""
+            if phase == "Paused", row?["step"] as? Int == 1 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(phase == "Paused")
+    }
+}

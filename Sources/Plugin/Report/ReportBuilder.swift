@@ -336,17 +336,8 @@ extension RolloutReport {
         return false
     }
 
-    /// The analysis-step label as the controller's messages say it (`AnalysisSlot.description`): "step 2" for index 1.
-    static func slotText(_ label: String) -> String {
-        switch label {
-        case "background": return "background"
-        case "pre": return "pre-promotion"
-        case "post": return "post-promotion"
-        default:
-            guard label.count < 6, let i = Int(label), i >= 0 else { return clipped(label, 40) }
-            return "step \(i + 1)"
-        }
-    }
+    /// The analysis-step label as the controller's messages say it: the one rule `get rollout` uses.
+    static func slotText(_ label: String) -> String { RolloutSummary.slotText(label) }
 
     static func runStart(_ run: AnalysisRun) -> KubeTime? { ReportTime.sane(run.status?.startedAt) ?? ReportTime.sane(run.metadata.creationTimestamp) }
 

@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "Rollouts", "AviaryAPI", "KubeAPI"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Runtime", "Kube", "Notifications", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "AnalysisCore", "AviaryAPI", "Kube", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "Rollouts", "Notifications", "Dashboard", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Kube", "AviaryAPI", "Analysis", "Rollouts", "Notifications", "Dashboard", "Controller", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

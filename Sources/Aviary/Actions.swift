@@ -2,6 +2,7 @@ import ArgumentParser
 import AviaryAPI
 import Foundation
 import Kube
+import Controller
 import Rollouts
 
 /// Which Rollouts an action acts on: one by name, or every one a label
@@ -51,41 +52,14 @@ func perform(_ action: UserAction, on resolved: (KubeClient, String, [String]), 
     var failed = false
     for name in names {
         do {
-            let rollout: Rollout = try await client.get(Rollout.resource, name, namespace: ns)
-            let action = action.repeated(on: rollout, at: KubeTime.now())
-            var replicaSets: [ReplicaSet] = []
-            if action.readsReplicaSets {
-                let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(labelSelector: podTemplateHashLabel))
-                replicaSets = list.items
-            }
-            let done = try action.patches(for: rollout, replicaSets: replicaSets).get()
-            for p in done.patches {
-                let _: JSONValue = try await client.patch(Rollout.resource, name, namespace: ns, p.patch, subresource: p.subresource)
-            }
-            print("rollout '\(name)' \(outcome(action, done))")
+            let done = try await client.perform(action, on: name, namespace: ns)
+            print("rollout '\(name)' \(done.outcome)")
         } catch {
             FileHandle.standardError.write(Data("rollout '\(name)': \(error)\n".utf8))
             failed = true
         }
     }
     if failed { throw ExitCode.failure }
-}
-
-/// The line that says an action went through.
-func outcome(_ action: UserAction, _ done: ActionPatches) -> String {
-    switch action {
-    case .promote: return "promoted"
-    case .promoteFull: return "fully promoted"
-    case .abort: return "aborted"
-    case .abortNow: return "aborted (rollback to its end at once)"
-    case .retry: return "retried"
-    case .pause: return "paused"
-    case .resume: return "resumed"
-    case .restart: return "restarted"
-    case .undo: return "rolled back to revision \(done.revision ?? 0)"
-    case .setImage: return "image updated"
-    case .ack: return "acknowledged: it holds until you promote or abort"
-    }
 }
 
 struct Promote: RolloutAction {

@@ -22,12 +22,23 @@ struct DashboardCommand: AsyncParsableCommand {
     var tokenFile: String?
     @Flag(help: "Serve a non-loopback address without authentication: anyone who reaches it sees every Rollout this kubeconfig can read.")
     var insecureNoAuth = false
-    @Flag(help: "Accepted for Argo compatibility; actions (promote, abort, …) are not built yet, so the dashboard stays read-only and shows none.")
+    @Flag(help: ArgumentHelp("Run as a shared dashboard in the cluster (deploy/dashboard): watch every namespace as this pod's ServiceAccount, and show each viewer only what their own Kubernetes token may read (TokenReview, SubjectAccessReview).",
+                             discussion: "Every request needs the viewer's bearer token: Authorization: Bearer, or the cookie /login?token=… sets."))
+    var inCluster = false
+    @Flag(help: ArgumentHelp("Show action buttons (promote, promote full, abort, retry, undo, restart, set image) and accept them, sent as this kubeconfig's user.",
+                             discussion: "Each is confirmed in the page and carries the page's CSRF token; without this flag the dashboard refuses every write."))
     var allowActions = false
 
     func validate() throws {
         if allNamespaces, namespace != nil { throw ValidationError("-n and -A exclude each other: -n NAMESPACE for one, -A for all") }
-        do { try BindRule.check(address: address, hasToken: tokenFile != nil, insecureNoAuth: insecureNoAuth) } catch {
+        if inCluster, tokenFile != nil || insecureNoAuth {
+            throw ValidationError("--in-cluster checks each viewer's own Kubernetes token, so it takes neither --token-file nor --insecure-no-auth: drop them")
+        }
+        if allowActions, insecureNoAuth, !BindRule.isLoopback(address) {
+            throw ValidationError("--allow-actions with --insecure-no-auth on \(address) would let anyone who reaches it act as this kubeconfig's user: "
+                                  + "use --token-file FILE instead, or drop --allow-actions")
+        }
+        do { try BindRule.check(address: address, hasToken: tokenFile != nil || inCluster, insecureNoAuth: insecureNoAuth) } catch {
             throw ValidationError(error.description)
         }
     }
@@ -40,13 +51,20 @@ struct DashboardCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let client = try cluster.client()
-        let ns = allNamespaces ? nil : (namespace ?? client.access.namespace)
-        if allowActions {
-            FileHandle.standardError.write(Data("aviary dashboard: --allow-actions: actions are not built yet; the dashboard is read-only and refuses every write\n".utf8))
-        }
+        // In-cluster: every namespace unless -n says one (then the ServiceAccount needs only that namespace's rights).
+        let ns = allNamespaces || (inCluster && namespace == nil) ? nil : (namespace ?? client.access.namespace)
         let feed = ChangeFeed()
         let cache = DashboardCache(client: client, namespace: ns, feed: feed, logger: logger)
-        let server = DashboardServer(options: .init(address: address, port: port, token: token), source: cache, feed: feed, logger: logger)
+        var options = DashboardServer.Options(address: address, port: port, token: token)
+        // Reviews have a budget of their own, so a burst of viewers never queues behind the watches (or the other way round).
+        if inCluster { options.viewers = ViewerGate(client: client.withOwnBudget(qps: 50, burst: 100, retry: client.retry, requestTimeout: .seconds(10))) }
+        // Locally, actions go out as this kubeconfig's own user; in the cluster, as the reviewed viewer (impersonated:
+        // the ServiceAccount needs deploy/dashboard/with-actions).
+        if allowActions {
+            let local: DashboardActions.Identity = { _ in client }
+            options.actions = DashboardActions(identity: options.viewers?.actionIdentity ?? local)
+        }
+        let server = DashboardServer(options: options, source: cache, feed: feed, logger: logger)
         let shown = address.contains(":") && !address.hasPrefix("[") ? "[\(address)]" : address
         let scope = ns.map { "namespace \($0)" } ?? "every namespace"
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -58,9 +76,11 @@ struct DashboardCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("aviary dashboard: the Rollouts could not be listed yet (is the API server reachable, and may this kubeconfig list rollouts.aviary.dev in \(scope)?); serving anyway\n".utf8))
                 }
                 try await server.run { bound in
-                    let login = token == nil ? "" : "login?token=…  (the token in \(tokenFile ?? ""))"
+                    let login = inCluster ? "login?token=…  (each viewer's own Kubernetes token)" : token == nil ? "" : "login?token=…  (the token in \(tokenFile ?? ""))"
                     print("Aviary dashboard for \(scope): http://\(shown):\(bound)/\(login)")
-                    print("Read-only; Ctrl-C stops it.")
+                    print(!allowActions ? "Read-only; Ctrl-C stops it."
+                          : inCluster ? "Actions allowed, each as the viewer who asks (impersonated); Ctrl-C stops it."
+                          : "Actions allowed, as this kubeconfig's user; Ctrl-C stops it.")
                     fflush(nil)  // every output stream: a test or a script reads the URL from a pipe
                 }
             }

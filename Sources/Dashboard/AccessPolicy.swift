@@ -3,7 +3,7 @@ import Foundation
 /// Who may talk to the dashboard, decided per request before anything else
 /// runs. Pure, so every rule is unit-tested.
 ///
-/// - Only GET and HEAD: the dashboard never writes (405 otherwise).
+/// - Only GET and HEAD (405 otherwise); with `--allow-actions`, POST too (to the action routes only).
 /// - Without a token, the Host header must name this server (an IP literal,
 ///   `localhost`, or the `--address` name, with the bound port): a page on
 ///   another site that rebinds its DNS name to 127.0.0.1 sends its own name
@@ -24,6 +24,11 @@ public struct AccessPolicy: Sendable {
     public var port: UInt16
     /// nil: no authentication (loopback, or `--insecure-no-auth`).
     public var token: String?
+    /// In-cluster mode: every request must present a token (bearer or cookie), and the
+    /// API server, not this policy, decides whose it is (`ViewerGate`); any Host will do.
+    public var reviewsTokens = false
+    /// `--allow-actions`: POST too (the action routes; `CSRFGuard` and `DashboardActions` decide the rest).
+    public var allowsActions = false
 
     public init(address: String, port: UInt16, token: String?) {
         self.address = address
@@ -33,10 +38,11 @@ public struct AccessPolicy: Sendable {
 
     /// Checks what a request may be refused for, in the order a client would want to hear it.
     public func check(method: String, host: String?, authorization: String?, cookie: String?) -> Refusal? {
-        guard method == "GET" || method == "HEAD" else { return .method(method) }
+        guard method == "GET" || method == "HEAD" || (allowsActions && method == "POST") else { return .method(method) }
         // With a token, a rebinding page has no way to present it (the cookie belongs to this origin), and the
         // server may be reached by any name it has; without one, the Host is all that tells this origin from another.
-        if token == nil { guard let host, hostAllowed(host) else { return .host(host ?? "") } }
+        if token == nil, !reviewsTokens { guard let host, hostAllowed(host) else { return .host(host ?? "") } }
+        if reviewsTokens { return Self.presentedToken(authorization: authorization, cookie: cookie) == nil ? .unauthorized : nil }
         guard token == nil || authenticated(authorization: authorization, cookie: cookie) else { return .unauthorized }
         return nil
     }
@@ -45,6 +51,27 @@ public struct AccessPolicy: Sendable {
     public func tokenMatches(_ presented: String) -> Bool {
         guard let token else { return false }
         return Self.constantTimeEqual(presented, token)
+    }
+
+    /// The token a request presents, for review: `Authorization: Bearer`, else the first `aviary_dashboard` cookie.
+    public static func presentedToken(authorization: String?, cookie: String?) -> String? {
+        if let authorization, authorization.utf8.count <= 8_192 {
+            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                let token = parts[1].trimmingCharacters(in: .whitespaces)
+                if !token.isEmpty { return token }
+            }
+        }
+        if let cookie, cookie.utf8.count <= 16_384 {
+            for pair in cookie.split(separator: ";") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                if kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces) == cookieName {
+                    let token = kv[1].trimmingCharacters(in: .whitespaces)
+                    if !token.isEmpty { return token }
+                }
+            }
+        }
+        return nil
     }
 
     func authenticated(authorization: String?, cookie: String?) -> Bool {

@@ -13,10 +13,11 @@ public struct DashboardAPI: Sendable {
         public var body: Data
     }
 
-    /// `{"rollouts": [RolloutRow], "namespaces": [String]}`.
+    /// `{"rollouts": [RolloutRow], "namespaces": [String], "message"?: String}`; the message says why a viewer sees none.
     public struct RolloutsBody: Codable, Sendable {
         public var rollouts: [RolloutRow]
         public var namespaces: [String]
+        public var message: String? = nil
     }
 
     /// `{"time", "type", "reason", "message"}`, oldest first.
@@ -79,7 +80,7 @@ public struct DashboardAPI: Sendable {
             .map { RolloutRow($0, replicaSets: source.family(of: $0).replicaSets) }
             .filter { row in wantedPhase.map { row.phase.lowercased() == $0 } ?? true }
             .sorted(by: RolloutRow.attentionFirst)
-        return Self.json(RolloutsBody(rollouts: rows, namespaces: namespaces))
+        return Self.json(RolloutsBody(rollouts: rows, namespaces: namespaces, message: all.isEmpty ? source.emptyMessage : nil))
     }
 
     /// `/api/rollouts/{namespace}/{name}`.

@@ -17,10 +17,13 @@ public protocol DashboardSource: Sendable {
     func events(of rollout: Rollout) -> [ReportEvent]
     /// Whether the Rollouts have been listed once (before that, an empty list would be a lie).
     var hasSynced: Bool { get }
+    /// What to tell a viewer whose list is empty because of what they may read (in-cluster mode), or nil.
+    var emptyMessage: String? { get }
 }
 
 extension DashboardSource {
     public var hasSynced: Bool { true }
+    public var emptyMessage: String? { nil }
 }
 
 /// A core/v1 Event with its metadata, so an informer can key it; the rest

@@ -15,6 +15,10 @@ public final class DashboardServer: Sendable {
         /// 0: any free port (tests).
         public var port: UInt16
         public var token: String?
+        /// In-cluster mode: each viewer's own Kubernetes token, reviewed by the API server (`ViewerGate`); nil otherwise.
+        public var viewers: ViewerGate? = nil
+        /// `--allow-actions`: the page's writes (`DashboardActions`); nil: read-only, every write refused (405).
+        public var actions: DashboardActions? = nil
 
         public init(address: String = "127.0.0.1", port: UInt16 = 3100, token: String? = nil) {
             self.address = address
@@ -36,7 +40,10 @@ public final class DashboardServer: Sendable {
         self.api = DashboardAPI(source: source)
         self.feed = feed
         self.logger = logger
-        self.policy = Mutex(AccessPolicy(address: options.address, port: options.port, token: options.token))
+        var policy = AccessPolicy(address: options.address, port: options.port, token: options.token)
+        policy.reviewsTokens = options.viewers != nil
+        policy.allowsActions = options.actions != nil
+        self.policy = Mutex(policy)
     }
 
     /// The port listened on, once listening.
@@ -82,13 +89,22 @@ public final class DashboardServer: Sendable {
             if let refusal = policy.check(method: method, host: host, authorization: nil, cookie: nil), refusal != .unauthorized {
                 return refused(refusal)
             }
-            return login(request, policy)
+            return options.viewers == nil ? login(request, policy) : await reviewedLogin(request)
         }
         if let refusal = policy.check(method: method, host: host, authorization: request.headers[.authorization], cookie: request.headers[.cookie]) {
             return refused(refusal)
         }
+        // In-cluster: whose token this is, and the API over the namespaces they may read.
+        let scope = await viewerScope(request)
+        if case .refusal(let response) = scope { return response }
+        let api = scope.api ?? self.api
         let head = method == "HEAD"
         let path = request.path
+        if path == "/api/session" { return json(session(request), head: head) }
+        if let actions = options.actions {
+            if method == "POST", DashboardActions.route(path) != nil { return json(await actions.handle(request, logger: logger), head: false) }
+            if method == "POST" || DashboardActions.route(path) != nil { return refused(.method(method)) }
+        }
         if path == "/api/rollouts" {
             let q = { (name: String) in request.query.first { $0.name == name }?.value }
             return json(api.rollouts(namespace: q("namespace"), label: q("label"), phase: q("phase")), head: head)
@@ -100,8 +116,8 @@ public final class DashboardServer: Sendable {
             }
             return json(api.rollout(namespace: String(parts[0]), name: String(parts[1])), head: head)
         }
-        if path == "/api/stream" { return stream(head: head) }
-        if path.hasPrefix("/api/") { return json(DashboardAPI.error(404, "no such API path: the API is /api/rollouts, /api/rollouts/{namespace}/{name} and /api/stream"), head: head) }
+        if path == "/api/stream" { return stream(head: head, viewer: scope.viewer) }
+        if path.hasPrefix("/api/") { return json(DashboardAPI.error(404, "no such API path: the API is /api/session, /api/rollouts, /api/rollouts/{namespace}/{name} and /api/stream"), head: head) }
         if let file = Assets.files[path] {
             var headers = Self.securityHeaders
             headers[.contentType] = file.contentType
@@ -140,18 +156,36 @@ public final class DashboardServer: Sendable {
     func refused(_ refusal: AccessPolicy.Refusal) -> HTTPResponse {
         switch refusal {
         case .method:
-            return page(405, "Method not allowed", "The dashboard is read-only: it answers GET and HEAD only.", head: false,
+            if options.actions != nil {
+                return page(405, "Method not allowed", "This dashboard answers GET and HEAD, and POST to "
+                                + "<code>/api/rollouts/{namespace}/{name}/actions/{action}</code> only (the page's action buttons).", head: false,
+                            extra: [HTTPHeader("Allow"): "GET, HEAD, POST"])
+            }
+            return page(405, "Method not allowed", "The dashboard is read-only: it answers GET and HEAD only (start it with "
+                            + "<code>--allow-actions</code> for the page's action buttons).", head: false,
                         extra: [HTTPHeader("Allow"): "GET, HEAD"])
         case .host:
             return page(421, "Wrong host",
                         "This server answers to its own address (or localhost), not to the name in this request's Host header: "
                             + "open it by the address <code>kubectl aviary dashboard</code> printed.", head: false)
         case .unauthorized:
+            if options.viewers != nil { return kubernetesTokenNeeded("This request carries no token") }
             return page(401, "Token needed",
                         "This dashboard needs the token from its <code>--token-file</code>: open <code>/login?token=TOKEN</code> once "
                             + "(it sets a cookie), or send <code>Authorization: Bearer TOKEN</code>.", head: false,
                         extra: [HTTPHeader("WWW-Authenticate"): "Bearer realm=\"aviary-dashboard\""])
         }
+    }
+
+    /// `/api/session`: whether this dashboard takes actions, and if so the
+    /// CSRF token its page must send with each; same-origin requests only.
+    func session(_ request: HTTPRequest) -> DashboardAPI.Reply {
+        guard let actions = options.actions else { return DashboardAPI.json(["actions": false]) }
+        let h = request.headers
+        if let refusal = actions.csrf.sessionRefusal(origin: h[HTTPHeader("Origin")], fetchSite: h[HTTPHeader("Sec-Fetch-Site")], host: h[.host]) {
+            return DashboardAPI.error(403, refusal)
+        }
+        return DashboardAPI.json(DashboardActions.Session(actions: true, csrf: actions.csrf.token))
     }
 
     /// `/login?token=…`: the right token sets the cookie and goes to the page.
@@ -172,7 +206,7 @@ public final class DashboardServer: Sendable {
     }
 
     /// `/api/stream`: `retry`, then `changed` events as the feed flushes them, and a ping comment every 15 s.
-    func stream(head: Bool) -> HTTPResponse {
+    func stream(head: Bool, viewer: Viewer? = nil) -> HTTPResponse {
         var headers = Self.securityHeaders
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-store"
@@ -185,7 +219,11 @@ public final class DashboardServer: Sendable {
         let task = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await key in keys { continuation.yield(Array(ServerSentEvents.changed(namespace: key.namespace, name: key.name).utf8)) }
+                    for await key in keys {
+                        // In-cluster, a viewer hears only of Rollouts in namespaces they may read.
+                        if let viewer, let gate = self.options.viewers, !(await gate.mayRead(viewer, namespace: key.namespace ?? "")) { continue }
+                        continuation.yield(Array(ServerSentEvents.changed(namespace: key.namespace, name: key.name).utf8))
+                    }
                 }
                 group.addTask {
                     while (try? await Task.sleep(for: ServerSentEvents.pingInterval)) != nil {
@@ -208,9 +246,14 @@ public final class DashboardServer: Sendable {
         case 200: return .ok
         case 400: return HTTPStatusCode(400, phrase: "Bad Request")
         case 401: return HTTPStatusCode(401, phrase: "Unauthorized")
+        case 403: return HTTPStatusCode(403, phrase: "Forbidden")
         case 404: return HTTPStatusCode(404, phrase: "Not Found")
         case 405: return HTTPStatusCode(405, phrase: "Method Not Allowed")
+        case 409: return HTTPStatusCode(409, phrase: "Conflict")
+        case 413: return HTTPStatusCode(413, phrase: "Content Too Large")
         case 421: return HTTPStatusCode(421, phrase: "Misdirected Request")
+        case 422: return HTTPStatusCode(422, phrase: "Unprocessable Content")
+        case 502: return HTTPStatusCode(502, phrase: "Bad Gateway")
         case 503: return HTTPStatusCode(503, phrase: "Service Unavailable")
         default: return HTTPStatusCode(500, phrase: "Internal Server Error")
         }

@@ -8,7 +8,9 @@ import Glibc
 /// tests: `Sources/Dashboard/Assets` at `/` and `/assets/…` (under the same
 /// CSP the real server sends), `/api/rollouts` (filtered by namespace and
 /// phase, as the server does), `/api/rollouts/{ns}/{name}`, and
-/// `/api/stream` (server-sent events the test pushes, and can drop).
+/// `/api/stream` (server-sent events the test pushes, and can drop),
+/// `/api/session` (as the test sets it) and the actions' POSTs (recorded,
+/// answered as the test says).
 final class CannedDashboard: @unchecked Sendable {
     let port: Int
     private let listener: Int32
@@ -20,6 +22,16 @@ final class CannedDashboard: @unchecked Sendable {
     private var down = false
     private var paths: [String] = []
     private var stopped = false
+    private var session: [String: Any] = ["actions": false]
+    private var posted: [Post] = []
+    private var postAnswer: (status: String, body: [String: Any]) = ("200 OK", ["ok": true, "message": "promoted"])
+
+    /// One POST as received: its target, headers (names lowercased) and body.
+    struct Post: Sendable {
+        var path: String
+        var headers: [String: String]
+        var body: String
+    }
     static let assets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Sources/Dashboard/Assets").path
 
@@ -40,6 +52,15 @@ final class CannedDashboard: @unchecked Sendable {
     func setDetail(_ namespace: String, _ name: String, _ detail: [String: Any]) {
         lock.withLock { details[namespace + "/" + name] = detail }
     }
+
+    /// What `GET /api/session` answers (`{"actions": false}` unless set).
+    func setSession(_ value: [String: Any]) { lock.withLock { session = value } }
+
+    /// What every POST is answered with, e.g. ("403 Forbidden", ["error": "…"]).
+    func setPostAnswer(_ status: String, _ body: [String: Any]) { lock.withLock { postAnswer = (status, body) } }
+
+    /// The POSTs received so far.
+    var posts: [Post] { lock.withLock { posted } }
 
     /// The request targets seen so far (path and query).
     var requests: [String] { lock.withLock { paths } }
@@ -119,6 +140,10 @@ final class CannedDashboard: @unchecked Sendable {
         }
         let line = String(decoding: head, as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? ""
         let parts = line.split(separator: " ")
+        if parts.count >= 2, parts[0] == "POST" {
+            post(c, target: String(parts[1]), received: head)
+            return
+        }
         guard parts.count >= 2, parts[0] == "GET" else {
             _ = write(c, response("405 Method Not Allowed", "text/plain", Array("GET only\n".utf8)))
             close(c)
@@ -141,8 +166,38 @@ final class CannedDashboard: @unchecked Sendable {
         close(c)
     }
 
+    /// Records a POST (reading its body by Content-Length) and answers it as set.
+    private func post(_ c: Int32, target: String, received: [UInt8]) {
+        var bytes = received
+        let text = { String(decoding: bytes, as: UTF8.self) }
+        let headEnd = text().range(of: "\r\n\r\n")!
+        var headers: [String: String] = [:]
+        for h in text()[..<headEnd.lowerBound].split(separator: "\r\n").dropFirst() {
+            let kv = h.split(separator: ":", maxSplits: 1)
+            if kv.count == 2 { headers[kv[0].lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
+        }
+        let headLength = text()[..<headEnd.upperBound].utf8.count
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < headLength + length {
+            let n = recv(c, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        let body = String(decoding: bytes[headLength...], as: UTF8.self)
+        let answer = lock.withLock { () -> (String, [String: Any]) in
+            posted.append(Post(path: target, headers: headers, body: body))
+            paths.append("POST " + target)
+            return (postAnswer.status, postAnswer.body)
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: answer.1)) ?? Data("{}".utf8)
+        _ = write(c, response(answer.0, "application/json", Array(data)))
+        close(c)
+    }
+
     private func answer(_ path: String, _ query: String) -> [UInt8] {
         if path == "/" || path == "/index.html" { return file("index.html") }
+        if path == "/api/session" { return json(lock.withLock { session }) }
         if path.hasPrefix("/assets/") {
             let name = String(path.dropFirst("/assets/".count))
             guard name.range(of: "^[a-z0-9-]+\\.(js|css|svg|html)$", options: .regularExpression) != nil else { return notFound() }

@@ -52,13 +52,21 @@ import TestSupport
         #expect(rows.first?["phase"] as? String == "Healthy")
         #expect(rows.first?["stepCount"] as? Int == 2)
 
-        // One Rollout: its summary with the ReplicaSet and pods, and its events.
-        let one = try await RawHTTP.request(port: port, "/api/rollouts/\(ns)/web")
-        let detail = try #require(try JSONSerialization.jsonObject(with: Data(one.body.utf8)) as? [String: Any])
-        let summary = try #require(detail["summary"] as? [String: Any])
+        // One Rollout: its summary with the ReplicaSet and pods, and its events. Each kind has its own
+        // watch, so the pods' and events' caches may trail the Rollout's by a moment on a loaded machine.
+        var detail: [String: Any] = [:]
+        var summary: [String: Any] = [:]
+        var pods: [[String: Any]] = []
+        for _ in 0..<50 {
+            let one = try await RawHTTP.request(port: port, "/api/rollouts/\(ns)/web")
+            detail = try #require(try JSONSerialization.jsonObject(with: Data(one.body.utf8)) as? [String: Any])
+            summary = try #require(detail["summary"] as? [String: Any])
+            let revisions = summary["revisions"] as? [[String: Any]] ?? []
+            pods = (revisions.first?["replicaSets"] as? [[String: Any]])?.first?["pods"] as? [[String: Any]] ?? []
+            if pods.count == 2, (detail["events"] as? [Any])?.isEmpty == false { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         #expect(summary["strategy"] as? String == "Canary")
-        let revisions = try #require(summary["revisions"] as? [[String: Any]])
-        let pods = (revisions.first?["replicaSets"] as? [[String: Any]])?.first?["pods"] as? [[String: Any]] ?? []
         #expect(pods.count == 2)
         #expect(detail["report"] is NSNull)
         #expect((detail["events"] as? [Any])?.isEmpty == false)

@@ -319,14 +319,16 @@
       return;
     }
     updated();
-    swap(f.results, rolloutTable(list(data.rollouts), route));
+    swap(f.results, rolloutTable(list(data.rollouts), route, data.message));
   }
 
-  function rolloutTable(rows, route) {
+  // `message`: the server's reason for an empty list (in the cluster: what this viewer may not read), shown as text.
+  function rolloutTable(rows, route, message) {
     const filtered = route.namespace || route.label || route.phase;
     if (rows.length === 0) {
       return el('p', { class: 'empty' }, filtered
         ? 'No rollout matches these filters. '
+        : message ? str(message) + ' '
         : 'No rollouts in the namespaces this dashboard may read. Create one (see examples/) or check the namespaces `aviary dashboard` was given. ',
       filtered ? el('a', { href: '#/' }, 'Clear filters') : null);
     }
@@ -400,6 +402,7 @@
     }
     const s = data.summary && typeof data.summary === 'object' ? data.summary : {};
     const page = el('div', { class: 'detail' }, back, title,
+      actionsSection(route, s),
       summarySection(s),
       data.report && typeof data.report === 'object' ? reportSection(data.report) : null,
       stepsSection(s),
@@ -696,6 +699,163 @@
     return el('figure', { class: 'chart-box' }, root);
   }
 
+  // ---- Actions: only when the server says so (`--allow-actions`) -----------
+  //
+  // Each button opens a modal <dialog> that says what will happen; nothing is
+  // sent until Confirm. The request carries the session's CSRF token and is
+  // JSON, so no other site's page can send one. The outcome stays on the page
+  // (kept across re-draws) in words, and the live stream shows the effect.
+
+  const session = { loaded: false, actions: false, csrf: '' };
+  const outcomes = new Map(); // 'ns/name' → { kind: 'sending'|'ok'|'failed', text }
+
+  async function loadSession() {
+    let body = null;
+    try {
+      const res = await fetch('/api/session', { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' });
+      body = res.ok ? await res.json() : null;
+    } catch (e) { body = null; }
+    session.actions = !!(body && body.actions === true && typeof body.csrf === 'string' && body.csrf !== '');
+    session.csrf = session.actions ? body.csrf : '';
+    session.loaded = true;
+    document.documentElement.setAttribute('data-actions', session.actions ? 'on' : 'off');
+  }
+
+  const ACTIONS = [
+    { verb: 'promote', label: 'Promote', says: 'ends the current pause: the update goes on to its next step.' },
+    { verb: 'promote-full', label: 'Promote full', says: 'skips every remaining step (blue-green: straight to the cutover): the new version takes all the traffic at once, with no more analysis.' },
+    { verb: 'abort', label: 'Abort', danger: true, says: 'aborts the update: traffic goes back to the stable version and the new version is scaled down.' },
+    { verb: 'retry', label: 'Retry', says: 'starts an aborted update again from its first step.' },
+    { verb: 'undo', label: 'Undo', says: 'puts back a previous revision\'s pod template: that version is rolled out again through the steps.' },
+    { verb: 'restart', label: 'Restart', says: 'recreates the pods, a few at a time.' },
+    { verb: 'set-image', label: 'Set image…', says: 'changes one container\'s image: the new image is rolled out through the steps.' },
+  ];
+
+  function routeKey(route) { return route.namespace + '/' + route.name; }
+
+  function actionsSection(route, s) {
+    if (!session.actions) return null;
+    const key = routeKey(route);
+    const o = outcomes.get(key);
+    const result = el('p', { id: 'action-result', class: 'action-result' + (o ? ' result-' + o.kind : ''), role: 'status', 'aria-live': 'polite' },
+      o ? outcomeContent(o) : null);
+    return section('actions', 'Actions', el('div', { class: 'action-bar' }, ACTIONS.map((a) => {
+      const b = el('button', { type: 'button', class: a.danger ? 'danger' : null, 'data-key': 'action:' + a.verb, 'data-verb': a.verb }, a.label);
+      b.addEventListener('click', () => confirmAction(route, a, s));
+      return b;
+    })), result);
+  }
+
+  let dialog = null;
+  function dialogBox() {
+    if (dialog) return dialog;
+    dialog = el('dialog', { id: 'confirm', 'aria-labelledby': 'confirm-h', 'aria-describedby': 'confirm-d' });
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+
+  function field(id, label, control, hint) {
+    return el('div', { class: 'field' }, el('label', { for: id }, label), control, hint ? el('span', { class: 'muted hint', id: id + '-hint' }, hint) : null);
+  }
+
+  // The dialog for one action: what it does, its fields (undo, set image), Cancel and Confirm.
+  function confirmAction(route, a, s) {
+    const o = outcomes.get(routeKey(route));
+    if (o && o.kind === 'sending') return; // one at a time: the outcome says when it is done
+    const d = dialogBox();
+    const who = route.namespace + '/' + route.name;
+    const fields = [];
+    let body = () => ({});
+    if (a.verb === 'undo') {
+      const revs = list(s.revisions).map((r) => r && r.revision).filter((n) => typeof n === 'number' && isFinite(n));
+      const select = el('select', { id: 'confirm-revision' }, el('option', { value: '' }, 'The revision before the current one'),
+        revs.slice(1).map((n) => el('option', { value: String(n) }, 'Revision ' + n)));
+      fields.push(field('confirm-revision', 'Go back to', select));
+      body = () => (select.value ? { revision: Number(select.value) } : {});
+    } else if (a.verb === 'set-image') {
+      const container = el('input', { id: 'confirm-container', type: 'text', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'confirm-container-hint' });
+      const image = el('input', { id: 'confirm-image', type: 'text', autocomplete: 'off', spellcheck: 'false', required: true, placeholder: 'registry.example/web:2.0' });
+      const current = list(s.images).map((i) => (i && typeof i === 'object' ? str(i.image) : str(i))).filter((x) => x);
+      fields.push(field('confirm-container', 'Container', container, 'The container\'s name in the pod template (often the app\'s name).'),
+        field('confirm-image', 'New image', image, current.length ? 'Now: ' + current.join(', ') : null));
+      body = () => ({ container: container.value.trim(), image: image.value.trim() });
+    }
+    const problem = el('p', { class: 'error-text', role: 'alert' });
+    const cancel = el('button', { type: 'button', 'data-role': 'cancel' }, 'Cancel');
+    const confirm = el('button', { type: 'button', 'data-role': 'confirm', class: a.danger ? 'danger' : 'primary' }, a.label.replace('…', ''));
+    d.replaceChildren(
+      el('h2', { id: 'confirm-h' }, a.label.replace('…', '') + ' ' + who + '?'),
+      el('p', { id: 'confirm-d' }, a.label.replace('…', '') + ' ' + a.says + ' It is sent as the user this dashboard acts for; the API server may still refuse it.'),
+      ...fields, problem,
+      el('div', { class: 'dialog-buttons' }, cancel, confirm));
+    const opener = a.verb;
+    const done = () => {
+      if (d.open) d.close();
+      const again = main.querySelector('[data-verb="' + opener + '"]');
+      if (again) again.focus();
+    };
+    cancel.addEventListener('click', done);
+    // Escape closes a modal <dialog> by itself (the cancel event); focus goes back to the button either way.
+    d.oncancel = (e) => { e.preventDefault(); done(); }; // replaces the previous dialog's handler
+    const go = () => {
+      const b = body();
+      if (a.verb === 'set-image' && (!b.container || !b.image)) {
+        problem.textContent = 'Give both the container\'s name and the new image.';
+        (b.container ? d.querySelector('#confirm-image') : d.querySelector('#confirm-container')).focus();
+        return;
+      }
+      done();
+      send(route, a, b);
+    };
+    confirm.addEventListener('click', go);
+    for (const input of d.querySelectorAll('input')) input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); go(); } });
+    d.showModal();
+    // Focus goes into the dialog: the first field, or Cancel (so a stray Enter does nothing).
+    (d.querySelector('input, select') || cancel).focus();
+  }
+
+  const OUTCOME_ICONS = { sending: '…', ok: '✔', failed: '✖' };
+  function outcomeContent(o) {
+    return [el('span', { class: 'icon', 'aria-hidden': 'true' }, OUTCOME_ICONS[o.kind]), ' ', o.text];
+  }
+
+  // In place, so the one live region says it; a later re-draw draws it again from `outcomes`.
+  function setOutcome(route, kind, text) {
+    outcomes.set(routeKey(route), { kind, text });
+    const r = state.route;
+    if (!r || r.view !== 'detail' || routeKey(r) !== routeKey(route)) return;
+    const p = document.getElementById('action-result');
+    if (p) {
+      p.className = 'action-result result-' + kind;
+      p.replaceChildren(...outcomeContent({ kind, text }));
+    }
+  }
+
+  async function send(route, a, body) {
+    const who = route.namespace + '/' + route.name;
+    const url = '/api/rollouts/' + encodeURIComponent(route.namespace) + '/' + encodeURIComponent(route.name) + '/actions/' + a.verb;
+    setOutcome(route, 'sending', 'Sending ' + a.label.replace('…', '') + ' for ' + who + '…');
+    let res, data = null;
+    try {
+      res = await fetch(url, {
+        method: 'POST', cache: 'no-store', credentials: 'same-origin', body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-Aviary-CSRF': session.csrf },
+      });
+    } catch (e) {
+      setOutcome(route, 'failed', a.label.replace('…', '') + ' for ' + who + ': could not reach the Aviary server, so it may not have been sent. The page shows the rollout as it is once the live stream is back.');
+      return;
+    }
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (res.ok && data && data.ok === true) {
+      setOutcome(route, 'ok', who + ': ' + str(data.message) + '.');
+      return;
+    }
+    const said = data && typeof data.error === 'string' ? data.error : 'the server answered ' + res.status;
+    // A stale token (the server restarted): take the new one, so trying again works.
+    if (res.status === 403) loadSession();
+    setOutcome(route, 'failed', 'Not done: ' + said + (/[.!?]$/.test(said) ? '' : '.'));
+  }
+
   // ---- Events and the report -----------------------------------------------
 
   function eventsSection(events) {
@@ -792,4 +952,6 @@
   onRoute();
   if (!state.route) { state.route = { view: 'list', namespace: '', label: '', phase: '' }; refresh(true); }
   connect();
+  // Buttons appear once the server says actions are allowed; a detail page already drawn gets them then.
+  loadSession().then(() => { if (session.actions && state.route && state.route.view === 'detail') refresh(false); });
 })();

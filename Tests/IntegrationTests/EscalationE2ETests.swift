@@ -46,13 +46,13 @@ import TestSupport
         try await p.setImage("registry.example/web:2.0")
         try await p.wait("held on the failed analysis") { $0.status?.pauseConditions?.first?.reason == .AnalysisEscalation }
         let held = ContinuousClock.now
-        let page = try #require(await receiver.waitFor(count: 1, timeout: .seconds(15)).first)
+        let page = try #require(await receiver.waitFor(count: 1, timeout: .seconds(30)).first)
         let body = try JSONDecoder().decode(JSONValue.self, from: Data(page.body))
         let text = body["message"]?.stringValue ?? ""
         #expect(text.contains("p95 too high on web: p95 measured [3] (result < 2)"), "\(text)")
         #expect(text.contains("kubectl aviary ack web"), "\(text)")
         #expect(try await p.rollout().status?.abort != true, "held, not aborted, during the grace period")
-        try await p.wait("aborted after the grace period", timeout: .seconds(30)) { $0.status?.abort == true }
+        try await p.wait("aborted after the grace period", timeout: .seconds(60)) { $0.status?.abort == true }
         #expect(ContinuousClock.now - held >= .seconds(5))
         #expect(receiver.requests.count == 1, "one page for one failure")
         await TestCluster.deleteNamespace(p.namespace, client: client)

@@ -420,8 +420,80 @@ struct DashboardBrowserE2ETests {
         return (Int(port), running)
     }
 
+    /// Where these tests save their screenshots on every run: `$AVIARY_TEST_ARTIFACTS`, else
+    /// `<temp>/aviary-dashboard-screenshots`. The path is printed.
+    static func saveScreenshot(_ web: WebDriver, _ name: String) async throws {
+        let env = ProcessInfo.processInfo.environment["AVIARY_TEST_ARTIFACTS"] ?? ""
+        let dir = env.isEmpty ? (NSTemporaryDirectory() as NSString).appendingPathComponent("aviary-dashboard-screenshots") : env
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = (dir as NSString).appendingPathComponent(name)
+        try await web.screenshot(to: path)
+        print("dashboard screenshot: \(path)")
+    }
+
+    /// Both example strategies in one namespace, one controller: the list shows each Healthy, with its strategy.
+    @Test func theListShowsACanaryAndABlueGreenRollout() async throws {
+        try await TestCluster.installCRDs()
+        let client = try TestCluster.client()
+        let ns = try await TestCluster.namespace("dashboard-list", client: client)
+        let prometheus = try AnalysisE2ETests.prometheusURL
+        for t in try AnalysisE2ETests.templates(prometheus: prometheus) {
+            let _: JSONValue = try await client.create(AnalysisTemplate.resource, t, namespace: ns)
+        }
+        try await TestCluster.createExampleCanary(in: ns, client: client, steps: [["setWeight": 50], ["pause": [:]]])
+        for doc in try TestCluster.example("bluegreen-rollout.yaml") {
+            if doc["kind"] == "Rollout" {
+                let r = doc.overlaid(with: ["spec": ["replicas": 2, "strategy": ["blueGreen": [
+                    "previewReplicaCount": 1,
+                    "prePromotionAnalysis": ["args": [["name": "service", "value": "shop"], ["name": "prometheus", "value": .string(prometheus)]]],
+                ]]]])
+                let _: JSONValue = try await client.create(Rollout.resource, r, namespace: ns)
+            } else {
+                let _: JSONValue = try await client.create(.services, doc, namespace: ns)
+            }
+        }
+        let controller = try ControllerProcess(namespace: ns)
+        defer { controller.kill() }
+        for name in ["web", "shop"] {
+            try await RolloutProbe(client: client, namespace: ns, name: name).wait("\(name) Healthy", timeout: .seconds(60)) {
+                $0.status?.phase == .Healthy && $0.status?.availableReplicas == $0.spec.replicas
+            }
+        }
+
+        let (port, running) = try await Self.dashboard(client: client, namespace: ns)
+        defer { running.cancel() }
+        let web = try await DashboardBrowserTests.browser(width: 1200, height: 900)
+        do {
+            try await web.navigate("http://127.0.0.1:\(port)/")
+            // name → [status, namespace, strategy], once both rows are there and Healthy.
+            let rows = try await web.wait("both rollouts Healthy in the list", timeout: .seconds(15)) { () -> [String: [String]]? in
+                var rows: [String: [String]] = [:]
+                for tr in try await web.findAll("#rollouts tbody tr") {
+                    var cells: [String] = []
+                    for td in try await web.findAll("td", in: tr) { cells.append(try await web.text(td)) }
+                    if cells.count > 3 { rows[cells[2]] = [cells[0], cells[1], cells[3]] }
+                }
+                return rows.count == 2 && rows.values.allSatisfy({ $0[0] == "✔ Healthy" }) ? rows : nil
+            }
+            #expect(rows["web"] == ["✔ Healthy", ns, "Canary"])
+            #expect(rows["shop"] == ["✔ Healthy", ns, "BlueGreen"])
+            try await Self.saveScreenshot(web, "dashboard-list.png")
+            let severe = try await web.browserLog().filter { $0.level == "SEVERE" }
+            #expect(severe.isEmpty, "the page logged errors: \(severe.map(\.message))")
+        } catch {
+            let shot = NSTemporaryDirectory() + "aviary-dashboard-e2e-failure-\(UUID().uuidString.prefix(6)).png"
+            try? await web.screenshot(to: shot)
+            await web.quit()
+            await TestCluster.deleteNamespace(ns, client: client)
+            throw WebDriver.Failure("\(error) (screenshot: \(shot))")
+        }
+        await web.quit()
+        await TestCluster.deleteNamespace(ns, client: client)
+    }
+
     /// The example analysis canary against the real Prometheus: a version with 50 % errors is aborted at its
-    /// analysis step, and the page charts the measurements as they come, with the threshold and the failures.
+    /// analysis step, and the page charts the measurements as they come, with the threshold and the failures:
+    /// one point per measurement the AnalysisRun holds. Saves `dashboard-analysis.png` (docs/dashboard.png) mid-run.
     @Test func thePageChartsARealAnalysisRun() async throws {
         let analysis = AnalysisE2ETests()
         let s = try await analysis.start("dashboard-chart")
@@ -437,6 +509,13 @@ struct DashboardBrowserE2ETests {
                 try await web.findAll("#analysis svg.chart g.pt").isEmpty ? nil : true
             }
             #expect(firstPoint)
+            // The rollout under analysis, at about the size of a laptop's window: saved on every run (and in docs/dashboard.png).
+            try await web.setWindowSize(width: 1200, height: 900)
+            _ = try await web.wait("two failures on the success-rate chart", timeout: .seconds(60)) {
+                try await web.findAll("#analysis .metric:first-of-type svg.chart g.pt-failed").count >= 2 ? true : nil
+            }
+            try await web.execute("document.getElementById('analysis').scrollIntoView()")
+            try await Self.saveScreenshot(web, "dashboard-analysis.png")
             try await s.probe.wait("3.0 aborted by analysis", timeout: .seconds(90)) { $0.status?.abort == true && $0.status?.phase == .Degraded }
             let chart = try await web.wait("the success-rate chart with its failures", timeout: .seconds(15)) { () -> [String: Any]? in
                 let v = try await web.execute("""
@@ -457,6 +536,43 @@ struct DashboardBrowserE2ETests {
             #expect(failed.count == 4 && failed.allSatisfy { $0 > line }, "failures at 0.5 are drawn below the 0.95 line: \(failed) vs \(line)")
             let analysisText = try await web.text(web.find("#analysis"))
             #expect(analysisText.contains("Decided by:") && analysisText.contains("did not satisfy len(result) == 0 || result[0] >= 0.95"))
+            // Each metric's chart has one point per measurement its AnalysisRun holds (read from the API), and the
+            // success-rate charts their threshold line. Compared until they agree: the page follows the watch.
+            var api: [String: Int] = [:]
+            var page: [String: Int] = [:]
+            do {
+                _ = try await web.wait("every chart's points to match its AnalysisRun", timeout: .seconds(15)) { () -> Bool? in
+                    let runs: ObjectList<AnalysisRun> = try await s.client.list(AnalysisRun.resource, namespace: s.ns)
+                    api = [:]
+                    for run in runs.items {
+                        for m in run.status?.metricResults ?? [] { api[(run.metadata.name ?? "") + "/" + m.name] = m.measurements?.count ?? 0 }
+                    }
+                    let v = try await web.execute("""
+                        const out = {};
+                        for (const run of document.querySelectorAll('#analysis article.run')) {
+                          const h3 = run.querySelector('h3');
+                          const name = Array.from(h3.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+                          for (const m of run.querySelectorAll('.metric')) {
+                            const metric = Array.from(m.querySelector('h4').childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+                            out[name + '/' + metric] = m.querySelectorAll('svg.chart g.pt').length;
+                          }
+                        }
+                        return out;
+                        """) as? [String: Any] ?? [:]
+                    page = v.compactMapValues { ($0 as? Int) ?? ($0 as? Double).map { Int($0) } }
+                    return !api.isEmpty && page == api ? true : nil
+                }
+            } catch {
+                Issue.record("chart points (page) \(page) vs measurements (API) \(api): \(error)")
+            }
+            let successRate = api.filter { $0.key.hasSuffix("/success-rate") }
+            #expect(successRate.values.contains { $0 >= 4 }, "the step's success-rate run holds its 4 failures: \(successRate)")
+            print("dashboard chart points per run/metric: \(page.sorted { $0.key < $1.key })")
+            #expect(try await web.execute("""
+                return Array.from(document.querySelectorAll('#analysis .metric'))
+                  .filter(m => m.querySelector('h4').textContent.endsWith('success-rate'))
+                  .every(m => m.querySelectorAll('svg.chart line.threshold-success').length === 1)
+                """) as? Bool == true)
             let report = try await web.wait("the report", timeout: .seconds(10)) {
                 try await web.findAll("#report").isEmpty ? nil : try await web.text(web.find("#report"))
             }

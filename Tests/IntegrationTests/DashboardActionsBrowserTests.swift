@@ -157,22 +157,11 @@ struct DashboardActionsE2ETests {
         let probe = RolloutProbe(client: client, namespace: ns, name: "web")
         try await probe.wait("1.0 Healthy") { $0.status?.phase == .Healthy && $0.status?.availableReplicas == 2 }
 
-        let feed = ChangeFeed()
-        let logger = Logger(label: "dashboard-actions-test")
-        let cache = DashboardCache(client: client, namespace: ns, feed: feed, logger: logger)
         var options = DashboardServer.Options(address: "127.0.0.1", port: 0)
         options.actions = DashboardActions { _ in client }
-        let server = DashboardServer(options: options, source: cache, feed: feed, logger: logger)
-        let running = Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await cache.run() }
-                group.addTask { try? await server.run() }
-            }
-        }
-        defer { running.cancel() }
-        try await cache.waitForSync()
-        for _ in 0..<500 where server.port == nil { try await Task.sleep(for: .milliseconds(10)) }
-        let port = Int(try #require(server.port))
+        let dashboard = try await InProcessDashboard.start(client: client, namespace: ns, options: options)
+        defer { dashboard.stop() }
+        let port = dashboard.port
 
         let web = try await DashboardBrowserTests.browser()
         func act(_ verb: String) async throws {
@@ -242,19 +231,14 @@ struct DashboardActionsE2ETests {
         try await TestCluster.installCRDs()
         let ns = try await TestCluster.namespace("dashboard-forbidden", client: client)
         try await TestCluster.createExampleCanary(in: ns, client: client, steps: [["pause": [:]]])
-        let feed = ChangeFeed()
-        let logger = Logger(label: "dashboard-actions-test")
-        let cache = DashboardCache(client: client, namespace: ns, feed: feed, logger: logger)
         var options = DashboardServer.Options(address: "127.0.0.1", port: 0)
         let csrf = CSRFGuard()
         // As "ann", who has no role anywhere: the API server decides, as it would for her own kubeconfig.
         let ann = try client.impersonating(user: "ann", groups: ["system:authenticated"])
         options.actions = DashboardActions(csrf: csrf) { _ in ann }
-        let server = DashboardServer(options: options, source: cache, feed: feed, logger: logger)
-        let running = Task { try? await server.run() }
-        defer { running.cancel() }
-        for _ in 0..<500 where server.port == nil { try await Task.sleep(for: .milliseconds(10)) }
-        let port = Int(try #require(server.port))
+        let dashboard = try await InProcessDashboard.start(client: client, namespace: ns, options: options)
+        defer { dashboard.stop() }
+        let port = dashboard.port
         let r = try await RawHTTP.request(port: port, "/api/rollouts/\(ns)/web/actions/abort", method: "POST",
                                           headers: ["X-Aviary-CSRF": csrf.token, "Content-Type": "application/json"])
         #expect(r.status == 403)

@@ -401,23 +401,17 @@ struct DashboardBrowserTests {
 struct DashboardBrowserE2ETests {
     /// `aviary dashboard`'s server for one namespace, in-process on a free port; cancel the task to stop it.
     static func dashboard(client: KubeClient, namespace: String) async throws -> (port: Int, task: Task<Void, Never>) {
-        let feed = ChangeFeed()
-        let logger = Logger(label: "dashboard-browser-test")
-        let cache = DashboardCache(client: client, namespace: namespace, feed: feed, logger: logger)
-        let server = DashboardServer(options: .init(address: "127.0.0.1", port: 0), source: cache, feed: feed, logger: logger)
-        let running = Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await cache.run() }
-                group.addTask { try? await server.run() }
-            }
-        }
-        try await cache.waitForSync()
-        for _ in 0..<500 where server.port == nil { try await Task.sleep(for: .milliseconds(10)) }
-        guard let port = server.port else {
-            running.cancel()
-            throw WebDriver.Failure("the dashboard server did not start listening within 5s")
-        }
-        return (Int(port), running)
+        let d = try await InProcessDashboard.start(client: client, namespace: namespace)
+        return (d.port, d.task)
+    }
+
+    /// A failed browser test: a screenshot of what the page showed, the browser and namespace gone, the error naming the file.
+    static func failed(_ error: any Error, web: WebDriver, namespace: String, client: KubeClient) async -> any Error {
+        let shot = NSTemporaryDirectory() + "aviary-dashboard-e2e-failure-\(UUID().uuidString.prefix(6)).png"
+        try? await web.screenshot(to: shot)
+        await web.quit()
+        await TestCluster.deleteNamespace(namespace, client: client)
+        return WebDriver.Failure("\(error) (screenshot: \(shot))")
     }
 
     /// Where these tests save their screenshots on every run: `$AVIARY_TEST_ARTIFACTS`, else
@@ -481,11 +475,7 @@ struct DashboardBrowserE2ETests {
             let severe = try await web.browserLog().filter { $0.level == "SEVERE" }
             #expect(severe.isEmpty, "the page logged errors: \(severe.map(\.message))")
         } catch {
-            let shot = NSTemporaryDirectory() + "aviary-dashboard-e2e-failure-\(UUID().uuidString.prefix(6)).png"
-            try? await web.screenshot(to: shot)
-            await web.quit()
-            await TestCluster.deleteNamespace(ns, client: client)
-            throw WebDriver.Failure("\(error) (screenshot: \(shot))")
+            throw await Self.failed(error, web: web, namespace: ns, client: client)
         }
         await web.quit()
         await TestCluster.deleteNamespace(ns, client: client)
@@ -650,11 +640,7 @@ struct DashboardBrowserE2ETests {
             let severe = try await web.browserLog().filter { $0.level == "SEVERE" }
             #expect(severe.isEmpty, "the page logged errors: \(severe.map(\.message))")
         } catch {
-            let shot = NSTemporaryDirectory() + "aviary-dashboard-e2e-failure-\(UUID().uuidString.prefix(6)).png"
-            try? await web.screenshot(to: shot)
-            await web.quit()
-            await TestCluster.deleteNamespace(ns, client: client)
-            throw WebDriver.Failure("\(error) (screenshot: \(shot))")
+            throw await Self.failed(error, web: web, namespace: ns, client: client)
         }
         await web.quit()
         await TestCluster.deleteNamespace(ns, client: client)

@@ -22,20 +22,9 @@ import TestSupport
         let probe = RolloutProbe(client: client, namespace: ns, name: "web")
         try await probe.wait("1.0 Healthy") { $0.status?.phase == .Healthy && $0.status?.availableReplicas == 2 }
 
-        let feed = ChangeFeed()
-        let logger = Logger(label: "dashboard-test")
-        let cache = DashboardCache(client: client, namespace: ns, feed: feed, logger: logger)
-        let server = DashboardServer(options: .init(address: "127.0.0.1", port: 0), source: cache, feed: feed, logger: logger)
-        let running = Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await cache.run() }
-                group.addTask { try? await server.run() }
-            }
-        }
-        defer { running.cancel() }
-        try await cache.waitForSync()
-        for _ in 0..<500 where server.port == nil { try await Task.sleep(for: .milliseconds(10)) }
-        let port = Int(try #require(server.port))
+        let dashboard = try await InProcessDashboard.start(client: client, namespace: ns)
+        defer { dashboard.stop() }
+        let port = dashboard.port, feed = dashboard.feed
 
         // The list: the Rollout, Healthy, from the caches.
         var rows: [[String: Any]] = []

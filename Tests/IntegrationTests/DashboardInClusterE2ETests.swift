@@ -73,23 +73,12 @@ import TestSupport
 
         // The dashboard in-process, in in-cluster mode, as its ServiceAccount, watching every namespace.
         let dashboard = Self.client(dashboardToken, like: admin)
-        let logger = Logger(label: "dashboard-incluster-test")
-        let feed = ChangeFeed()
-        let cache = DashboardCache(client: dashboard, namespace: nil, feed: feed, logger: logger)
         var options = DashboardServer.Options(address: "127.0.0.1", port: 0)
         let gate = ViewerGate(client: dashboard)
         options.viewers = gate
-        let server = DashboardServer(options: options, source: cache, feed: feed, logger: logger)
-        let running = Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await cache.run() }
-                group.addTask { try? await server.run() }
-            }
-        }
-        defer { running.cancel() }
-        try await cache.waitForSync()
-        for _ in 0..<500 where server.port == nil { try await Task.sleep(for: .milliseconds(10)) }
-        let port = Int(try #require(server.port))
+        let running = try await InProcessDashboard.start(client: dashboard, namespace: nil, options: options)
+        defer { running.stop() }
+        let port = running.port, cache = running.cache
 
         func list(_ token: String) async throws -> (status: Int, namespaces: Set<String>, message: String?) {
             var body: [String: Any] = [:]

@@ -41,8 +41,8 @@ import TestSupport
     }
 
     @Test func aDeadReceiverGetsRetryMaxRetriesThenAnErrorWithoutTheSecret() async throws {
-        let (fd, port) = try Loopback.listen()
-        close(fd)  // nothing listens there any more
+        let (fd, port) = try Loopback.refusingPort()
+        defer { close(fd) }  // held, so no other test's receiver gets the port and our retries
         let outcome = await Self.fast.send(request(port))
         guard case .failed(let message, let attempts) = outcome else { Issue.record("sent: \(outcome)"); return }
         #expect(attempts == 4, "the first try and retryMax 3")

@@ -28,4 +28,30 @@ public enum Loopback {
         }
         return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
+
+    /// A port on 127.0.0.1 that refuses connections for as long as the
+    /// returned descriptor is open: bound (without SO_REUSEADDR) but not
+    /// listening, so the kernel hands it to no other socket. A port merely
+    /// closed would be free for the next test's receiver, which would then
+    /// record this test's retries. Close the descriptor when done.
+    public static func refusingPort() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+    }
 }

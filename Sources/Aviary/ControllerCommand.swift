@@ -66,6 +66,9 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Also honour aviary-notification-configmap and aviary-notification-secret in each Rollout's own namespace (true|false), as Argo's self-service notifications. Env: AVIARY_SELF_SERVICE_NOTIFICATIONS.")
     var selfServiceNotifications = (env["AVIARY_SELF_SERVICE_NOTIFICATIONS"] ?? "false") == "true"
 
+    @Option(help: "Snapshot the ConfigMaps and Secrets of Rollouts annotated aviary.dev/config-tracking: \"true\", so configuration rolls out and back with each revision (true|false). Needs list/watch/create/delete on configmaps and secrets (deploy/config-tracking). Env: AVIARY_CONFIG_TRACKING.")
+    var configTracking = (env["AVIARY_CONFIG_TRACKING"] ?? "false") == "true"
+
     /// Unset options are empty strings (so their environment twins can be their defaults).
     static func set(_ value: String) -> String? { value.isEmpty ? nil : value }
 
@@ -121,7 +124,7 @@ struct ControllerCommand: AsyncParsableCommand {
             instanceID: instanceId, resync: try DurationText.seconds(resync), providerAllow: try providerPolicy(),
             providerMaxResponseBytes: providerMaxResponseBytes,
             notificationsNamespace: Self.set(notificationsNamespace) ?? leaseNamespace(namespace),
-            selfServiceNotifications: selfServiceNotifications), logger: logger)
+            selfServiceNotifications: selfServiceNotifications, configTracking: configTracking), logger: logger)
         let elector = leaderElect ? LeaderElector(client: client, config: .init(
             namespace: leaseNamespace(namespace), name: instanceId.map { "aviary-controller-\($0)" } ?? "aviary-controller",
             identity: "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())",

@@ -49,6 +49,14 @@ extension Executor {
                                  tolerated: .notFound, answer: .analysisRun)]
         case .deleteAnalysisRun(let name):
             return [WriteRequest(.delete(propagation: .Background), AnalysisRun.resource, namespace: ns, name: name, tolerated: .notFound)]
+        case .createConfigSnapshot:
+            // Read, checked and copied by `Executor.createSnapshot`: no fixed request.
+            return []
+        case .setConfigSnapshotOwners(let ref, let owners):
+            return [WriteRequest(.mergePatch(["metadata": ["ownerReferences": try JSONValue(encoding: owners)]]), ref.kind.resource,
+                                 namespace: ns, name: ref.name, tolerated: .notFound, answer: .config(ref.kind))]
+        case .deleteConfigSnapshot(let ref):
+            return [WriteRequest(.delete(propagation: .Background), ref.kind.resource, namespace: ns, name: ref.name, tolerated: .notFound)]
         case .event:
             return []
         }

@@ -64,4 +64,17 @@ struct ChangeKeys: Sendable {
     func templates(namespace: String?) -> [ObjectKey] {
         (namespace.map { rollouts(.namespace($0)) } ?? allRollouts()).map { ObjectKey($0.metadata) }
     }
+
+    /// A ConfigMap or Secret changed: a snapshot's Rollout looks again (its
+    /// owners, its cleanup); any other object, the tracking Rollouts that name it
+    /// (an edit is a new template). Others' objects enqueue nothing.
+    func config(_ kind: ConfigKind, _ meta: ObjectMeta) -> [ObjectKey] {
+        let ns = meta.namespace ?? ""
+        if meta.labels?[ConfigTracking.snapshotLabel] == "true" {
+            guard let rollout = meta.annotations?[ConfigTracking.rolloutAnnotation], !rollout.isEmpty else { return [] }
+            return [ObjectKey(namespace: meta.namespace, name: rollout)]
+        }
+        guard let name = meta.name else { return [] }
+        return rollouts(.namesConfig(namespace: ns, ConfigObjectRef(kind, name))).map { ObjectKey($0.metadata) }
+    }
 }

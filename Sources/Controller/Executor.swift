@@ -34,10 +34,14 @@ public struct Executor: Sendable {
         public var rollout: @Sendable (Rollout) -> Void
         public var analysisRun: @Sendable (AnalysisRun) -> Void
         public var route: @Sendable (RouteKind, RouteObject) -> Void
+        /// A snapshot as the API answered it (the body, decoded by the cache of its kind).
+        public var config: @Sendable (ConfigKind, Data) -> Void
 
         public init(replicaSet: @escaping @Sendable (ReplicaSet) -> Void, service: @escaping @Sendable (Service) -> Void,
                     rollout: @escaping @Sendable (Rollout) -> Void, analysisRun: @escaping @Sendable (AnalysisRun) -> Void,
-                    route: @escaping @Sendable (RouteKind, RouteObject) -> Void = { _, _ in }) {
+                    route: @escaping @Sendable (RouteKind, RouteObject) -> Void = { _, _ in },
+                    config: @escaping @Sendable (ConfigKind, Data) -> Void = { _, _ in }) {
+            self.config = config
             self.replicaSet = replicaSet
             self.service = service
             self.rollout = rollout
@@ -54,6 +58,10 @@ public struct Executor: Sendable {
         var events: [Rollouts.Event] = []
         for action in plan.actions {
             if case .event(let event) = action { events.append(event) }
+            if case .createConfigSnapshot(let spec) = action {
+                try await createSnapshot(spec, namespace: ns, caches: caches)
+                continue
+            }
             for request in try Self.requests(for: action, namespace: ns) {
                 try await send(request, caches: caches)
             }
@@ -91,6 +99,7 @@ public struct Executor: Sendable {
         case .rollout?: caches.rollout(try decoded(Rollout.self))
         case .analysisRun?: caches.analysisRun(try decoded(AnalysisRun.self))
         case .route(let kind)?: caches.route(kind, try decoded(RouteObject.self))
+        case .config(let kind)?: caches.config(kind, response.body)
         case nil: break
         }
     }

@@ -18,6 +18,10 @@ public enum IndexKey: Hashable, Sendable {
     case podTemplateHash(namespace: String, hash: String)
     /// Rollouts whose traffic router names this route object.
     case route(RouteRef)
+    /// Rollouts tracking configuration whose template names this ConfigMap or Secret.
+    case namesConfig(namespace: String, ConfigObjectRef)
+    /// Configuration snapshots of one Rollout (by its name: snapshots carry it in an annotation).
+    case snapshots(namespace: String, rollout: String)
 }
 
 extension IndexKey {
@@ -37,8 +41,17 @@ extension IndexKey {
     /// Rollouts without a scan.
     @Sendable static func rollout(_ r: Rollout) -> [IndexKey] {
         let ns = r.metadata.namespace ?? ""
+        let config = ConfigTracking.isRequested(by: r.metadata)
+            ? Set(ConfigReferences.find(in: r.spec.template).map(\.ref)).map { IndexKey.namesConfig(namespace: ns, $0) } : []
         return [.namespace(ns)] + RolloutController.serviceNames(r).map { .service(ObjectKey(namespace: ns, name: $0)) }
-            + RouteRef.named(by: r).map { .route($0) }
+            + RouteRef.named(by: r).map { .route($0) } + config
+    }
+
+    /// ConfigMaps and Secrets: a snapshot by its Rollout; anything else is found by name.
+    @Sendable static func config<K>(_ object: ConfigObject<K>) -> [IndexKey] {
+        guard object.metadata.labels?[ConfigTracking.snapshotLabel] == "true",
+              let rollout = object.metadata.annotations?[ConfigTracking.rolloutAnnotation] else { return [] }
+        return [.snapshots(namespace: object.metadata.namespace ?? "", rollout: rollout)]
     }
 
     /// Pods: by namespace and pod-template hash.

@@ -37,10 +37,13 @@ public final class RolloutController: Sendable {
         public var selfServiceNotifications: Bool
         /// Rollouts whose notifications are sent at once (each may wait on a slow receiver).
         public var notificationWorkers: Int
+        /// `--config-tracking`: watch ConfigMaps and Secrets, and snapshot them for Rollouts that ask.
+        public var configTracking: Bool
         public init(namespace: String? = nil, workers: Int = 10, analysisWorkers: Int = 10, measurementLimit: Int = 30,
                     instanceID: String? = nil, resync: Double = 0, providerAllow: AddressPolicy? = nil,
                     providerMaxResponseBytes: Int = 1 << 20, notificationsNamespace: String? = nil,
-                    selfServiceNotifications: Bool = false, notificationWorkers: Int = 4) {
+                    selfServiceNotifications: Bool = false, notificationWorkers: Int = 4, configTracking: Bool = false) {
+            self.configTracking = configTracking
             self.notificationsNamespace = notificationsNamespace
             self.selfServiceNotifications = selfServiceNotifications
             self.notificationWorkers = notificationWorkers
@@ -76,6 +79,9 @@ public final class RolloutController: Sendable {
     let clusterTemplates: Informer<AnalysisTemplate>?
     /// VirtualServices, DestinationRules and HTTPRoutes, whole; each kind once the API serves it.
     let routes: RouteInformers
+    /// ConfigMaps and Secrets as digests (never values), with `--config-tracking` only.
+    let configMaps: Informer<ConfigObject<ConfigMapKind>>?
+    let secrets: Informer<ConfigObject<SecretKind>>?
     let runner: AnalysisRunController
     let queue = WorkQueue<ObjectKey>()
     let executor: Executor
@@ -90,7 +96,13 @@ public final class RolloutController: Sendable {
     var caches: Executor.Caches {
         Executor.Caches(replicaSet: { [replicaSets] in replicaSets.store($0) }, service: { [services] in services.store($0) },
                         rollout: { [rollouts] in rollouts.store($0) }, analysisRun: { [analysisRuns] in analysisRuns.store($0) },
-                        route: { [routes] in routes.store($0, $1) })
+                        route: { [routes] in routes.store($0, $1) },
+                        config: { [configMaps, secrets] kind, body in
+                            switch kind {
+                            case .configMap: if let o = try? JSONDecoder().decode(ConfigObject<ConfigMapKind>.self, from: body) { configMaps?.store(o) }
+                            case .secret: if let o = try? JSONDecoder().decode(ConfigObject<SecretKind>.self, from: body) { secrets?.store(o) }
+                            }
+                        })
     }
     /// Which Rollouts a change concerns, looked up in the Rollouts cache.
     var changeKeys: ChangeKeys {
@@ -123,6 +135,13 @@ public final class RolloutController: Sendable {
         templates = Informer(Reflector(client: client, resource: AnalysisTemplate.resource, namespace: ns), index: IndexKey.template)
         clusterTemplates = ns == nil ? Informer(Reflector(client: client, resource: AnalysisTemplate.clusterResource)) : nil
         routes = RouteInformers(client: client, namespace: ns, logger: logger)
+        if options.configTracking {
+            configMaps = Informer(Reflector(client: client, resource: .configMaps, namespace: ns), index: IndexKey.config)
+            secrets = Informer(Reflector(client: client, resource: .secrets, namespace: ns), index: IndexKey.config)
+        } else {
+            configMaps = nil
+            secrets = nil
+        }
         executor = Executor(client: client, logger: logger, fence: fence, effects: sideEffects)
         reporter = UndecodableReporter(client: client, executor: executor, logger: logger)
         if let ns = options.notificationsNamespace {
@@ -151,6 +170,7 @@ public final class RolloutController: Sendable {
     public var hasSynced: Bool {
         rollouts.hasSynced && replicaSets.hasSynced && services.hasSynced && pods.hasSynced && analysisRuns.hasSynced
             && templates.hasSynced && (clusterTemplates?.hasSynced ?? true) && routes.isReady
+            && (configMaps?.hasSynced ?? true) && (secrets?.hasSynced ?? true)
     }
 
     /// Runs informers at once (a follower keeps warm caches), and workers once
@@ -173,6 +193,8 @@ public final class RolloutController: Sendable {
             (new ?? old).map { _ in keys.templates(namespace: nil) }?.forEach(queue.add)
         }
         routes.onChange { [queue] kind, route in keys.route(kind, route.metadata).forEach(queue.add) }
+        configMaps?.onChange { [queue] old, new in (new ?? old).map { keys.config(.configMap, $0.metadata) }?.forEach(queue.add) }
+        secrets?.onChange { [queue] old, new in (new ?? old).map { keys.config(.secret, $0.metadata) }?.forEach(queue.add) }
         // Objects that do not decode: their Rollout looks again, to say so.
         rollouts.onUndecodable { [queue] u, deleted in keys.undecodableRollout(u, deleted: deleted).forEach(queue.add) }
         analysisRuns.onUndecodable { [queue, runner] u, deleted in
@@ -191,6 +213,8 @@ public final class RolloutController: Sendable {
             informers.addTask { await self.templates.run() }
             if let clusterTemplates { informers.addTask { await clusterTemplates.run() } }
             informers.addTask { await self.routes.run() }
+            if let configMaps { informers.addTask { await configMaps.run() } }
+            if let secrets { informers.addTask { await secrets.run() } }
             if let settings = notifications?.settings { informers.addTask { await settings.run() } }
             if options.resync > 0 { informers.addTask { await self.resync(every: self.options.resync) } }
             try await withTaskCancellationHandler {
@@ -202,6 +226,8 @@ public final class RolloutController: Sendable {
                 try await templates.waitForSync()
                 try await clusterTemplates?.waitForSync()
                 try await routes.waitForSync()
+                try await configMaps?.waitForSync()
+                try await secrets?.waitForSync()
                 logger.info("caches synced: \(rollouts.count) rollouts, \(replicaSets.count) replicasets, \(services.count) services")
                 try await leadership()
                 logger.info("reconciling with \(options.workers) workers and \(options.analysisWorkers) analysis workers")
@@ -236,6 +262,24 @@ public final class RolloutController: Sendable {
     /// Carries out one queued side effect (fenced: nothing once leadership is
     /// lost); the loop of `sideEffects`, run by a service of the process, calls it.
     public func deliver(_ effect: SideEffect) async { await executor.deliver(effect) }
+
+    /// What tracking reads for one Rollout: the objects its template names and
+    /// its snapshots, from the caches; nil when this controller does not track.
+    func configView(_ rollout: Rollout) -> ConfigView? {
+        guard let configMaps, let secrets else { return nil }
+        let ns = rollout.metadata.namespace
+        var objects: [ConfigObjectRef: ConfigSource] = [:]
+        if ConfigTracking.isRequested(by: rollout.metadata) {
+            for reference in ConfigReferences.find(in: rollout.spec.template) where objects[reference.ref] == nil {
+                let name = reference.ref.name
+                let found = reference.ref.kind == .configMap ? configMaps.get(namespace: ns, name: name)?.source
+                    : secrets.get(namespace: ns, name: name)?.source
+                if let found { objects[reference.ref] = found }
+            }
+        }
+        let key = IndexKey.snapshots(namespace: ns ?? "", rollout: rollout.metadata.name ?? "")
+        return ConfigView(objects: objects, snapshots: configMaps.byIndex(key).map(\.source) + secrets.byIndex(key).map(\.source))
+    }
 
     /// Re-adds every Rollout periodically; cancelled with the informers.
     func resync(every seconds: Double) async {
@@ -286,7 +330,7 @@ public final class RolloutController: Sendable {
         let unreadableRuns = analysisRuns.allUndecodable().filter { IndexKey.controllerUID($0.metadata) == uid }
         let view = RolloutView(rollout: rollout, replicaSets: owned + orphans, services: named, pods: rolloutPods,
                                analysisRuns: analysisRuns.byIndex(.controller(uid: uid)) + unreadableRuns.map(UndecodableReporter.standIn(for:)), templates: catalog,
-                               routes: routeObjects, now: KubeTime.now())
+                               routes: routeObjects, now: KubeTime.now(), config: configView(rollout))
         let plan = RolloutPlanner.plan(view)
         // Notifications owed: those already pending (a restart, a new leader), and those this plan records.
         if rollout.status?.notifications?.pending?.isEmpty == false { notifications?.wake(key) }

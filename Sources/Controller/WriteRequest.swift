@@ -1,4 +1,5 @@
 import Foundation
+import AviaryAPI
 import Kube
 import Rollouts
 
@@ -32,6 +33,8 @@ public struct WriteRequest: Sendable, Equatable {
         case replicaSet, service, rollout, analysisRun
         /// A route object of this kind (kept whole).
         case route(RouteKind)
+        /// A configuration snapshot (a ConfigMap or Secret, kept as its digest).
+        case config(ConfigKind)
     }
 
     public var verb: Verb
@@ -121,7 +124,7 @@ public struct StaleWrite: Error, CustomStringConvertible {
 
 extension Error {
     /// A 409 Conflict or a failed JSON patch test: retried from fresh state, not reported as a failure.
-    var isStaleWrite: Bool { (self as? KubeError)?.isConflict == true || self is StaleWrite }
+    var isStaleWrite: Bool { (self as? KubeError)?.isConflict == true || self is StaleWrite || self is ConfigSourceChanged }
 }
 
 extension WriteRequest.Verb {

@@ -26,6 +26,10 @@ struct World {
     /// Checked after every applied plan: no Service selects a ReplicaSet without available pods
     /// (meaningless for a Rollout of 0 replicas).
     var checkServices = true
+    /// With configuration tracking on in the "controller": the namespace's ConfigMaps and Secrets (nil: not tracking).
+    var configs: [ConfigObjectRef: ConfigSource]?
+    /// Snapshots made, as the cache would hold them.
+    var snapshots: [ConfigObjectRef: ConfigSource] = [:]
 
     init(replicas: Int = 10, steps: [CanaryStep], maxSurge: IntOrString? = "25%", maxUnavailable: IntOrString? = 0,
          services: Bool = true, image: String = "web:1") {
@@ -76,7 +80,8 @@ struct World {
     var view: RolloutView {
         RolloutView(rollout: rollout, replicaSets: replicaSets.values.sorted { $0.metadata.name! < $1.metadata.name! }, services: services,
                     pods: pods, analysisRuns: analysisRuns.values.sorted { $0.metadata.name! < $1.metadata.name! },
-                    templates: templates, routes: routes, now: now)
+                    templates: templates, routes: routes, now: now,
+                    config: configs.map { ConfigView(objects: $0, snapshots: snapshots.values.sorted { $0.ref < $1.ref }) })
     }
 
     @discardableResult
@@ -92,6 +97,7 @@ struct World {
             switch action {
             case .createReplicaSet(var rs):
                 rs.status = .init(replicas: 0, readyReplicas: 0, availableReplicas: 0)
+                rs.metadata.uid = "uid-\(rs.metadata.name!)"
                 replicaSets[rs.metadata.name!] = rs
             case .scaleReplicaSet(let name, let size):
                 replicaSets[name]?.spec.replicas = size
@@ -104,6 +110,13 @@ struct World {
                 for (k, v) in annotations { replicaSets[name]?.metadata.annotations?[k] = v }
             case .deleteReplicaSet(let name):
                 replicaSets[name] = nil
+                // The garbage collector: a snapshot whose owners are all gone goes too.
+                for (ref, snapshot) in snapshots where !snapshot.ownerReferences.isEmpty {
+                    let left = snapshot.ownerReferences.filter { o in
+                        o.kind != "ReplicaSet" || replicaSets.values.contains { $0.metadata.uid == o.uid }
+                    }
+                    if left.isEmpty { snapshots[ref] = nil }
+                }
             case .deletePod(let name):
                 deletedPods.append(name)
             case .setPodMetadata(let rsName, _, let labels, _):
@@ -134,6 +147,15 @@ struct World {
                 analysisRuns[name]?.spec.terminate = true
             case .deleteAnalysisRun(let name):
                 analysisRuns[name] = nil
+            case .createConfigSnapshot(let spec):
+                let made = ConfigSource(ref: spec.ref, uid: "uid-\(spec.name)", digest: configs?[spec.source]?.digest ?? spec.digest,
+                                        keys: configs?[spec.source]?.keys ?? [], creationTimestamp: now, snapshotOf: spec.source.name,
+                                        snapshotRollout: spec.rollout, snapshotDigest: spec.digest, ownerReferences: spec.owners)
+                if snapshots[spec.ref] == nil { snapshots[spec.ref] = made }
+            case .setConfigSnapshotOwners(let ref, let owners):
+                snapshots[ref]?.ownerReferences = owners
+            case .deleteConfigSnapshot(let ref):
+                snapshots[ref] = nil
             case .event(let e):
                 events.append(e.reason.rawValue)
             }

@@ -48,6 +48,12 @@ public enum Action: Sendable, Equatable {
     /// Set spec.terminate: the run stops measuring and ends with what it has.
     case terminateAnalysisRun(name: String)
     case deleteAnalysisRun(name: String)
+    /// Copy a ConfigMap or Secret into an immutable snapshot, if it still has the
+    /// planned content (the executor reads it and checks the digest).
+    case createConfigSnapshot(ConfigSnapshotSpec)
+    /// Set a snapshot's owners to the ReplicaSets whose template names it.
+    case setConfigSnapshotOwners(ConfigObjectRef, [OwnerReference])
+    case deleteConfigSnapshot(ConfigObjectRef)
     case event(Event)
 }
 

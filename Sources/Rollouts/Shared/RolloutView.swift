@@ -18,10 +18,14 @@ public struct RolloutView: Sendable {
     /// the API server returned them; a missing one is absent.
     public var routes: [RouteRef: JSONValue]
     public var now: KubeTime
+    /// ConfigMaps and Secrets the template names, and the Rollout's snapshots;
+    /// nil when the controller does not track configuration.
+    public var config: ConfigView?
 
     public init(rollout: Rollout, replicaSets: [ReplicaSet], services: [String: Service], pods: [Pod] = [],
                 analysisRuns: [AnalysisRun] = [], templates: TemplateCatalog = TemplateCatalog(),
-                routes: [RouteRef: JSONValue] = [:], now: KubeTime) {
+                routes: [RouteRef: JSONValue] = [:], now: KubeTime, config: ConfigView? = nil) {
+        self.config = config
         self.rollout = rollout
         self.replicaSets = replicaSets
         self.services = services

@@ -21,7 +21,7 @@ extension Reconcile {
         // ReplicaSet still serves: the newest such one is stable. With none,
         // this is a first deploy.
         if old.stableRS.map({ hash in !owned.contains { $0.podTemplateHash == hash } }) ?? true {
-            let current = rollout.spec.template.map(PodTemplateHash.digest)
+            let current = template.map(PodTemplateHash.digest)
             let serving = owned.filter { ($0.templateDigest != current || current == nil) && $0.desiredReplicas > 0 }
                 .sorted { ($0.revision ?? 0) > ($1.revision ?? 0) }
             if let stable = serving.first, let hash = stable.podTemplateHash {

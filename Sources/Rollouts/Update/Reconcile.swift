@@ -26,6 +26,10 @@ struct Reconcile {
     var writesUpdate = false
     /// The abort was announced in this plan (a deadline abort says so at once).
     var abortAnnounced = false
+    /// The pod template as its ReplicaSet gets it: tracked ConfigMaps and Secrets
+    /// replaced by their snapshots (the Rollout's own template when not tracking).
+    let config: ConfigResolver.Resolution
+    var template: JSONValue? { config.template }
 
     init(view: RolloutView) {
         self.view = view
@@ -36,6 +40,7 @@ struct Reconcile {
         now = view.now
         replicas = rollout.spec.effectiveReplicas
         (update, intents) = UpdateState.read(old, blueGreen: rollout.spec.strategy?.blueGreen != nil)
+        config = ConfigResolver.resolve(view.rollout, config: view.config)
     }
 
     var name: String { rollout.metadata.name ?? "" }
@@ -92,9 +97,11 @@ struct Reconcile {
         selector.matchLabels = (selector.matchLabels ?? [:]).merging([podTemplateHashLabel: hash]) { _, new in new }
         let revision = (owned.compactMap(\.revision).max() ?? 0) + 1
         let rsName = "\(name)-\(hash)"
+        var annotations = [revisionAnnotation: String(revision), templateDigestAnnotation: digest]
+        if !config.used.isEmpty { annotations[ConfigTracking.replicaSetAnnotation] = ConfigTracking.replicaSetValue(config.used) }
         let rs = ReplicaSet(
             metadata: ObjectMeta(name: rsName, namespace: rollout.metadata.namespace, labels: podLabels,
-                                 annotations: [revisionAnnotation: String(revision), templateDigestAnnotation: digest],
+                                 annotations: annotations,
                                  ownerReferences: [.controller(of: rollout)]),
             spec: ReplicaSet.Spec(replicas: size, minReadySeconds: rollout.spec.minReadySeconds, selector: selector, template: podTemplate))
         plan.actions.append(.createReplicaSet(rs))

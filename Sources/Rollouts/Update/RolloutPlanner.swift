@@ -7,7 +7,9 @@ import KubeAPI
 ///
 /// Read top to bottom, one reconcile is:
 /// 1. take in orphaned ReplicaSets, repair what cannot be right in the status;
-/// 2. work out the template's hash; validate (an invalid spec changes nothing);
+/// 2. work out the template's hash (with configuration tracking, over the
+///    template naming its ConfigMaps' and Secrets' snapshots); validate (an
+///    invalid spec changes nothing); make the snapshots the template needs;
 /// 3. pick the situation:
 ///    - **first deploy** (no stable ReplicaSet yet): the template goes straight to stable;
 ///    - **settled** (the template is the stable one): stable at full size, the rest drained;
@@ -22,6 +24,7 @@ public enum RolloutPlanner {
     public static func plan(_ view: RolloutView) -> Plan {
         var r = Reconcile(view: view)
         r.run(Strategies.of(view.rollout))
+        r.tendSnapshots()
         return r.finish()
     }
 }
@@ -38,7 +41,7 @@ extension Reconcile {
         // count is now. So does one whose pod template *is* this template (an
         // undo copies a ReplicaSet's template, defaults included, back, less
         // the role metadata the controller added).
-        let template = rollout.spec.template
+        let template = self.template
         let digest = template.map(PodTemplateHash.digest)
         let collisions = status.collisionCount ?? 0
         let made = owned.first { digest != nil && $0.templateDigest == digest }
@@ -47,6 +50,7 @@ extension Reconcile {
         countReplicas(currentHash: hash)
 
         var problems = Validation.problems(rollout, services: view.services, templates: view.templates)
+        problems += config.problems
         if problems.isEmpty { problems = strategy.problems(view) }
         if !problems.isEmpty {
             // Bounded, so the status write always fits the CRD's 32 KiB message limit.
@@ -66,6 +70,7 @@ extension Reconcile {
             return
         }
         writesUpdate = true
+        createSnapshots()
         let target = TemplateIdentity(hash: hash, digest: digest, template: template)
 
         guard let stableHash = status.stableRS, let stable = owned.first(where: { $0.podTemplateHash == stableHash }) else {

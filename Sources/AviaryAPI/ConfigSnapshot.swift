@@ -36,6 +36,12 @@ public enum ConfigTracking {
         return "\(source)-\(hash)"
     }
 
+    /// The source a snapshot's name copies: the name without its "-<hash>".
+    public static func source(ofSnapshot name: String) -> String {
+        guard let dash = name.lastIndex(of: "-") else { return name }
+        return String(name[..<dash])
+    }
+
     /// The ReplicaSet annotation's value for these snapshots (sorted, so it is stable).
     public static func replicaSetValue(_ snapshots: [ConfigObjectRef]) -> String {
         Set(snapshots).sorted().map(\.description).joined(separator: ",")

@@ -77,7 +77,8 @@ public enum UserAction: Sendable, Hashable {
                 // added: the planner knows it again as that ReplicaSet's.
                 guard let template = Ownership.userTemplate(of: rs, for: rollout) else { return .failure(.noTemplate(revision: rs.revision ?? 0)) }
                 // A JSON patch replace, not a merge: fields the old template lacks must go.
-                return .success(ActionPatches([.replace(path: "/spec/template", value: template)], revision: rs.revision ?? 0))
+                return .success(ActionPatches([.replace(path: "/spec/template", value: template)], revision: rs.revision ?? 0,
+                                              configSnapshots: ConfigTracking.snapshots(of: rs)))
             }
         case .setImage(let container, let image):
             let containers: [JSONValue]
@@ -119,7 +120,12 @@ public enum UserAction: Sendable, Hashable {
         case .pause: return "paused"
         case .resume: return "resumed"
         case .restart: return "restarted"
-        case .undo: return "rolled back to revision \(done.revision ?? 0)"
+        case .undo:
+            let said = "rolled back to revision \(done.revision ?? 0)"
+            guard !done.configSnapshots.isEmpty else { return said }
+            let sources = Set(done.configSnapshots.map { ConfigTracking.source(ofSnapshot: $0.name) }).sorted().joined(separator: ", ")
+            return said + " with its configuration (\(done.configSnapshots.map(\.description).joined(separator: ", "))); "
+                + "the template now names these snapshots, so edits to \(sources) roll out again once the Rollout names them (apply its manifest)"
         case .setImage: return "image updated"
         case .ack: return "acknowledged: it holds until you promote or abort"
         }
@@ -136,10 +142,13 @@ public struct ActionPatches: Sendable, Hashable {
     public var patches: [RolloutPatch]
     /// For undo: the revision gone back to.
     public var revision: Int?
+    /// For undo of a Rollout tracking configuration: that revision's snapshots, now named by the template.
+    public var configSnapshots: [ConfigObjectRef]
 
-    public init(_ patches: [RolloutPatch], revision: Int? = nil) {
+    public init(_ patches: [RolloutPatch], revision: Int? = nil, configSnapshots: [ConfigObjectRef] = []) {
         self.patches = patches
         self.revision = revision
+        self.configSnapshots = configSnapshots
     }
 }
 

@@ -131,6 +131,19 @@ extension Reconcile {
         }
     }
 
+    /// The current template's ReplicaSet carries the newest revision, as a
+    /// Deployment's and Argo's do: one made current again (an undo, a revert to
+    /// stable) becomes the next revision, so history pruning, which goes oldest
+    /// first, never takes the ReplicaSet that served last.
+    mutating func renumberCurrent() {
+        guard writesUpdate, let hash = status.currentPodHash,
+              let current = owned.first(where: { $0.podTemplateHash == hash && $0.metadata.uid != nil }),
+              let revision = current.revision, let name = current.metadata.name else { return }
+        let newest = owned.compactMap(\.revision).max() ?? revision
+        guard revision < newest, newest < Int.max else { return }
+        plan.actions.append(.annotateReplicaSet(name: name, annotations: [revisionAnnotation: String(newest + 1)]))
+    }
+
     // MARK: progress and the deadline
 
     /// Progressing, with a message that changes whenever pods move or a step

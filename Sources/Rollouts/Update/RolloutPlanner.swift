@@ -24,6 +24,7 @@ public enum RolloutPlanner {
     public static func plan(_ view: RolloutView) -> Plan {
         var r = Reconcile(view: view)
         r.run(Strategies.of(view.rollout))
+        r.renumberCurrent()
         r.tendSnapshots()
         return r.finish()
     }

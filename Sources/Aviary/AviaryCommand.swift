@@ -9,7 +9,7 @@ struct AviaryCommand: AsyncParsableCommand {
         abstract: "Progressive delivery for Kubernetes: canary and blue-green Rollouts judged by Prometheus.",
         version: AviaryVersion.current,
         subcommands: [ControllerCommand.self, Promote.self, Abort.self, Ack.self, Retry.self, Pause.self, Resume.self, Restart.self, StatusCommand.self,
-                      GetCommand.self, ListCommand.self, ReportCommand.self, DashboardCommand.self, SetCommand.self, Undo.self, Lint.self, PlanCommand.self, Convert.self, Check.self, Version.self]
+                      GetCommand.self, ListCommand.self, ReportCommand.self, DiffCommand.self, DashboardCommand.self, SetCommand.self, Undo.self, Lint.self, PlanCommand.self, Convert.self, Check.self, Version.self]
     )
 }
 

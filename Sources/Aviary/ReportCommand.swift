@@ -54,6 +54,13 @@ struct ReportCommand: AsyncParsableCommand {
         let family = Ownership.family(of: rollout, replicaSets: rs.items, pods: [], analysisRuns: runs.items)
         var input = RolloutReport.Input(rollout: rollout, replicaSets: family.replicaSets, analysisRuns: family.analysisRuns,
                                         events: events.items, revision: revision, now: now)
+        // The tracked configuration's snapshots that differ between the update and the version before it
+        // (read with the user's credentials; one that cannot be read is named, not fatal).
+        if let scope = try? RolloutReport.scope(input) {
+            for ref in RolloutReport.configSnapshotsToRead(scope) {
+                input.configSnapshots.append(await DiffCommand.snapshot(client, ns, ref))
+            }
+        }
         // Built once without the series to learn the update's window, then again with them.
         let first = try RolloutReport.build(input)
         let (series, notes) = await PrometheusSeries.fetch(report: first, runs: family.analysisRuns, override: prometheusAddress, now: now)

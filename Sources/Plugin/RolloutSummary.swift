@@ -54,6 +54,9 @@ public struct RolloutSummary: Codable, Sendable, Hashable {
         public var images: [String]
         public var createdAt: KubeTime?
         public var pods: [Pod]
+        /// Config tracking's snapshots for this ReplicaSet ("ConfigMap/web-config-b5f7c9"); nil when
+        /// it has none, so pages that predate tracking see the same JSON.
+        public var configSnapshots: [String]?
     }
 
     public struct Revision: Codable, Sendable, Hashable {
@@ -143,4 +146,5 @@ extension RolloutSummary {
     static let maxMetricsPerRun = 50
     static let maxMeasurements = 200
     static let maxText = 4_096
+    static let maxSnapshots = 50
 }

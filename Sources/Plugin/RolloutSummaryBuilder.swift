@@ -108,7 +108,15 @@ extension RolloutSummary {
                 let ready = pod.isReady
                 return Pod(name: clipText(pod.metadata.name ?? "", 253), phase: ready ? "Running" : clipText(pod.status?.phase ?? "Pending", 64),
                            icon: ready ? "✔" : "◌", ready: ready)
-            })
+            },
+            configSnapshots: configSnapshots(rs))
+    }
+
+    /// The snapshots the ReplicaSet's annotation names, sorted; nil without the annotation.
+    static func configSnapshots(_ rs: AviaryAPI.ReplicaSet) -> [String]? {
+        guard rs.metadata.annotations?[ConfigTracking.replicaSetAnnotation] != nil else { return nil }
+        let refs = ConfigTracking.snapshots(of: rs).sorted().prefix(maxSnapshots)
+        return refs.isEmpty ? nil : refs.map { clipText($0.description, 300) }
     }
 
     static func run(_ run: AnalysisRun, revision: [String: Int]) -> Run {

@@ -67,6 +67,10 @@ public enum RolloutTree {
             // One ReplicaSet per revision.
             rows.append(["\(stem)└──⧉ \(rs.name)", "ReplicaSet", paint.state("\(rs.icon) \(rs.phase)"),
                          [rs.role, rs.desired > 0 ? "\(rs.available)/\(rs.desired) available" : ""].filter { !$0.isEmpty }.joined(separator: ", ")])
+            // The configuration this ReplicaSet's pods mount: one line spanning the columns, so long names widen nothing.
+            if let snapshots = rs.configSnapshots, !snapshots.isEmpty {
+                rows.append(["\(stem)   \(children > 0 ? "│" : " ") config: " + snapshots.joined(separator: ", ")])
+            }
             var n = 0
             for pod in rs.pods {
                 n += 1
@@ -81,8 +85,12 @@ public enum RolloutTree {
                              paint.state("\(run.icon) \(run.phase)"), [counts, run.summary ?? ""].filter { !$0.isEmpty }.joined(separator: "  ")])
             }
         }
-        let widths = (0..<4).map { c in rows.map { $0[c].visibleCount }.max() ?? 0 }
+        let widths = (0..<4).map { c in rows.filter { $0.count == 4 }.map { $0[c].visibleCount }.max() ?? 0 }
         for row in rows {
+            if row.count != 4 {
+                out += row.joined(separator: "  ").trimmingTrailingSpaces() + "\n"
+                continue
+            }
             out += row.enumerated().map { c, cell in cell + String(repeating: " ", count: widths[c] - cell.visibleCount) }
                 .joined(separator: "  ").trimmingTrailingSpaces() + "\n"
         }

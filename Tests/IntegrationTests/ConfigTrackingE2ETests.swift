@@ -124,6 +124,16 @@ import Testing
             return canaryPods == [newConfig] && !stablePods.isEmpty && stablePods.allSatisfy { $0 == oldConfig }
         }
 
+        // What a user sees: `get` names each revision's snapshots, `diff` the keys that changed (a Secret's never its value).
+        let plugin = try PluginE2ETests.pluginPath()
+        let (_, tree) = try await PluginE2ETests().kubectlAviary(plugin, ["get", "rollout", "web", "-n", s.ns, "--no-color"])
+        #expect(tree.contains("config: ConfigMap/\(newConfig), Secret/\(secret)") && tree.contains("config: ConfigMap/\(oldConfig)"), "\(tree)")
+        let (code, diff) = try await PluginE2ETests().kubectlAviary(plugin, ["diff", "web", "-n", s.ns])
+        #expect(code == 0, "\(diff)")
+        print("kubectl aviary diff:\n\(diff)\nkubectl aviary get rollout:\n\(tree)")
+        #expect(diff.contains(#"~ LOG_LEVEL: "info" → "debug""#), "\(diff)")
+        #expect(!diff.contains(Self.secretValue) && !diff.contains(Data(Self.secretValue.utf8).base64EncodedString()))
+
         // Abort: stable is back at full size, still on the old snapshot.
         try await s.probe.abort()
         try await s.probe.wait("Degraded after the abort") { $0.status?.phase == .Degraded && $0.status?.abort == true }

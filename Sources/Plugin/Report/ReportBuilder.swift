@@ -16,6 +16,9 @@ extension RolloutReport {
         public var series: [MetricSeries]
         public var notes: [String]
         public var now: KubeTime
+        /// The config snapshots the update's and the previous ReplicaSet name, as the CLI
+        /// read them (`configSnapshotsToRead` says which); an unread one counts as unreadable.
+        public var configSnapshots: [ConfigDiff.Snapshot] = []
 
         public init(rollout: Rollout, replicaSets: [ReplicaSet], analysisRuns: [AnalysisRun], events: [ReportEvent],
                     revision: Int? = nil, series: [MetricSeries] = [], notes: [String] = [], now: KubeTime) {
@@ -237,11 +240,54 @@ extension RolloutReport {
             revision: target.revision, outcome: outcome, startedAt: scope.start, endedAt: endedAt,
             before: before, after: after, trigger: trigger, traffic: traffic, timeline: timeline,
             runs: Array(reportRuns), events: Array(reportEvents),
-            series: Array(input.series.prefix(MetricSeries.maxSeries)), notes: input.notes.prefix(20).map { clipped($0) },
+            series: Array(input.series.prefix(MetricSeries.maxSeries)), configuration: configuration(scope, input),
+            notes: input.notes.prefix(20).map { clipped($0) },
             generatedAt: now)
     }
 
     // MARK: parts
+
+    /// The snapshots worth reading for the configuration part: those of the
+    /// update and of the version before it that differ by name (an immutable
+    /// snapshot's name stands for its content, so equal names need no read).
+    public static func configSnapshotsToRead(_ scope: Scope) -> [ConfigObjectRef] {
+        guard let previous = scope.previous, tracksConfig(previous), tracksConfig(scope.target) else { return [] }
+        let before = Set(ConfigTracking.snapshots(of: previous)), after = Set(ConfigTracking.snapshots(of: scope.target))
+        return before.symmetricDifference(after).sorted().prefix(ConfigDiff.maxSources).map { $0 }
+    }
+
+    static func tracksConfig(_ rs: ReplicaSet) -> Bool { rs.metadata.annotations?[ConfigTracking.replicaSetAnnotation] != nil }
+
+    /// Which tracked sources changed from the previous version to the update's, by key name.
+    static func configuration(_ scope: Scope, _ input: Input) -> [ConfigChange]? {
+        guard let previous = scope.previous, tracksConfig(previous), tracksConfig(scope.target) else { return nil }
+        let read = Dictionary(input.configSnapshots.map { ($0.ref, $0) }, uniquingKeysWith: { a, _ in a })
+        func side(_ rs: ReplicaSet) -> ConfigDiff.Side {
+            ConfigDiff.Side(revision: rs.revision ?? 0, replicaSet: rs,
+                            snapshots: ConfigTracking.snapshots(of: rs).map { read[$0] ?? ConfigDiff.Snapshot(ref: $0, error: "not read") })
+        }
+        let diff = ConfigDiff.build(rollout: "", namespace: "", from: side(previous), to: side(scope.target))
+        return diff.sources.filter { $0.state != .unchanged }.map { s in
+            func names(_ c: ConfigDiff.Change) -> [String] { s.keys.filter { $0.change == c }.map(\.key) }
+            return ConfigChange(kind: s.kind, source: s.source, state: s.state.rawValue,
+                                added: names(.added), removed: names(.removed), changed: names(.changed), note: s.note)
+        }
+    }
+
+    /// One line per source: "ConfigMap web-config: ~ LOG_LEVEL, + NEW_FLAG".
+    static func configText(_ c: ConfigChange) -> String {
+        let keys = c.added.map { "+ \($0)" } + c.removed.map { "- \($0)" } + c.changed.map { "~ \($0)" }
+        var text = "\(c.kind.rawValue) \(c.source): "
+        switch c.state {
+        case "added": text += "added"
+        case "removed": text += "no longer used"
+        case "unreadable": text += "changed"
+        default: text += keys.isEmpty ? "changed" : keys.joined(separator: ", ")
+        }
+        if c.state == "added" || c.state == "removed", !keys.isEmpty { text += " (" + keys.joined(separator: ", ") + ")" }
+        if let note = c.note { text += " (\(note))" }
+        return text
+    }
 
     static func trigger(_ run: AnalysisRun) -> Trigger {
         let results = (run.status?.metricResults ?? []).prefix(maxMetricsPerRun)

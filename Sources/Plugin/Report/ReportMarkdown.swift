@@ -27,6 +27,10 @@ public enum ReportMarkdown {
             if let m = t.message { facts.append(["Message", m]) }
         }
         if let traffic = report.traffic { facts.append(["Traffic", ReportText.trafficText(traffic, report)]) }
+        if let config = report.configuration {
+            if config.isEmpty { facts.append(["Configuration", "unchanged (tracked ConfigMaps and Secrets)"]) }
+            for c in config { facts.append(["Configuration", RolloutReport.configText(c)]) }
+        }
         out += table(["", ""], facts)
 
         out += "\n### Timeline\n\n"

@@ -28,6 +28,12 @@ public enum ReportText {
             if let m = t.message { field("  message", m) }
         }
         if let traffic = report.traffic { field("Traffic", trafficText(traffic, report)) }
+        if let config = report.configuration {
+            // Key names only: values (and anything of a Secret's) are `kubectl aviary diff`'s.
+            out += "\nConfiguration (tracked ConfigMaps and Secrets, key names only)\n"
+            if config.isEmpty { out += "  unchanged from revision \(report.before?.revision.map(String.init) ?? "?")\n" }
+            for c in config { out += "  \(RolloutReport.configText(c))\n" }
+        }
 
         out += "\nTimeline\n"
         var rows = [["TIME", "AFTER", "WHAT"]]

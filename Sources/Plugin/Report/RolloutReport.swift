@@ -84,6 +84,19 @@ public struct RolloutReport: Codable, Sendable, Hashable {
         public var message: String
     }
 
+    /// A tracked ConfigMap or Secret that differs between the version before
+    /// and the one after: key names only (values are `diff`'s business).
+    public struct ConfigChange: Codable, Sendable, Hashable {
+        public var kind: ConfigKind
+        public var source: String
+        /// "changed", "added", "removed", "unreadable" (as `ConfigDiff.Source.State`).
+        public var state: String
+        public var added: [String]
+        public var removed: [String]
+        public var changed: [String]
+        public var note: String?
+    }
+
     public var rollout: String
     public var namespace: String
     public var strategy: String
@@ -99,6 +112,9 @@ public struct RolloutReport: Codable, Sendable, Hashable {
     public var runs: [Run]
     public var events: [Event]
     public var series: [MetricSeries]
+    /// The tracked configuration that changed from `before` to `after`; nil
+    /// when either has no config snapshots (tracking off), empty when none changed.
+    public var configuration: [ConfigChange]?
     /// What the report could not do (e.g. "Prometheus not reachable at …").
     public var notes: [String]
     public var generatedAt: KubeTime

@@ -129,12 +129,11 @@ public enum ConfigDigest {
 }
 
 /// What a reconcile knows of one ConfigMap or Secret: never its values, only
-/// its digest, its key names and the metadata tracking reads.
+/// its digest and the metadata tracking reads.
 public struct ConfigSource: Sendable, Hashable {
     public var ref: ConfigObjectRef
     public var uid: String?
     public var digest: String
-    public var keys: [String]
     public var optedOut: Bool
     public var creationTimestamp: KubeTime?
     /// For a snapshot: the source it copies and the Rollout it belongs to.
@@ -144,13 +143,12 @@ public struct ConfigSource: Sendable, Hashable {
     public var ownerReferences: [OwnerReference]
     public var isSnapshot: Bool { snapshotOf != nil }
 
-    public init(ref: ConfigObjectRef, uid: String? = nil, digest: String, keys: [String] = [], optedOut: Bool = false,
+    public init(ref: ConfigObjectRef, uid: String? = nil, digest: String, optedOut: Bool = false,
                 creationTimestamp: KubeTime? = nil, snapshotOf: String? = nil, snapshotRollout: String? = nil,
                 snapshotDigest: String? = nil, ownerReferences: [OwnerReference] = []) {
         self.ref = ref
         self.uid = uid
         self.digest = digest
-        self.keys = keys
         self.optedOut = optedOut
         self.creationTimestamp = creationTimestamp
         self.snapshotOf = snapshotOf
@@ -172,14 +170,12 @@ public enum SecretKind: ConfigKindTag { public static let kind = ConfigKind.secr
 public struct ConfigObject<Kind: ConfigKindTag>: KubeObject {
     public var metadata: ObjectMeta
     public var digest: String
-    public var keys: [String]
 
-    enum CodingKeys: String, CodingKey { case metadata, data, binaryData, type, digest, keys }
+    enum CodingKeys: String, CodingKey { case metadata, data, binaryData, type, digest }
 
-    public init(metadata: ObjectMeta, digest: String, keys: [String]) {
+    public init(metadata: ObjectMeta, digest: String) {
         self.metadata = metadata
         self.digest = digest
-        self.keys = keys
     }
 
     public init(from decoder: Decoder) throws {
@@ -192,7 +188,6 @@ public struct ConfigObject<Kind: ConfigKindTag>: KubeObject {
         if let d = try c.decodeIfPresent(String.self, forKey: .digest) {
             // Our own encoding (a cache written back): already digested.
             digest = d
-            keys = try c.decodeIfPresent([String].self, forKey: .keys) ?? []
             return
         }
         let data = try c.decodeIfPresent([String: String].self, forKey: .data) ?? [:]
@@ -203,21 +198,19 @@ public struct ConfigObject<Kind: ConfigKindTag>: KubeObject {
         case .secret:
             digest = ConfigDigest.of(kind: .secret, type: try c.decodeIfPresent(String.self, forKey: .type), sections: [("data", data)])
         }
-        keys = Array(Set(data.keys).union(binary.keys)).sorted()
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(metadata, forKey: .metadata)
         try c.encode(digest, forKey: .digest)
-        try c.encode(keys, forKey: .keys)
     }
 
     /// The planner's view of it.
     public var source: ConfigSource {
         let a = metadata.annotations ?? [:]
         let isSnapshot = metadata.labels?[ConfigTracking.snapshotLabel] == "true"
-        return ConfigSource(ref: ConfigObjectRef(Kind.kind, metadata.name ?? ""), uid: metadata.uid, digest: digest, keys: keys,
+        return ConfigSource(ref: ConfigObjectRef(Kind.kind, metadata.name ?? ""), uid: metadata.uid, digest: digest,
                             optedOut: ConfigTracking.isOptedOut(metadata), creationTimestamp: metadata.creationTimestamp,
                             snapshotOf: isSnapshot ? a[ConfigTracking.sourceAnnotation] ?? "" : nil,
                             snapshotRollout: isSnapshot ? a[ConfigTracking.rolloutAnnotation] : nil,

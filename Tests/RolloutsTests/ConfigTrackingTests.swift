@@ -227,7 +227,6 @@ import Testing
         let cached = try JSONDecoder().decode(ConfigObject<ConfigMapKind>.self, from: Data(json.utf8))
         let object = try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
         #expect(cached.digest == ConfigDigest.of(kind: .configMap, object: object))
-        #expect(cached.keys == ["a", "b", "z"])
         #expect(cached.metadata.annotations == [ConfigTracking.annotation: "false"], "only ours are kept")
         #expect(cached.source.optedOut)
         let secret = #"{"metadata": {"name": "s"}, "type": "Opaque", "data": {"password": "c2VjcmV0"}}"#
@@ -244,13 +243,11 @@ import Testing
 extension World {
     mutating func setConfig(_ content: String, optedOut: Bool = false) {
         let ref = ConfigObjectRef(.configMap, "web-config")
-        configs?[ref] = ConfigSource(ref: ref, digest: ConfigDigest.of(kind: .configMap, type: nil, sections: [("data", ["LEVEL": content])]),
-                                     keys: ["LEVEL"], optedOut: optedOut)
+        configs?[ref] = ConfigSource(ref: ref, digest: ConfigDigest.of(kind: .configMap, type: nil, sections: [("data", ["LEVEL": content])]), optedOut: optedOut)
     }
 
     mutating func setSecret(_ content: String) {
         let ref = ConfigObjectRef(.secret, "db-creds")
-        configs?[ref] = ConfigSource(ref: ref, digest: ConfigDigest.of(kind: .secret, type: "Opaque", sections: [("data", ["password": content])]),
-                                     keys: ["password"])
+        configs?[ref] = ConfigSource(ref: ref, digest: ConfigDigest.of(kind: .secret, type: "Opaque", sections: [("data", ["password": content])]))
     }
 }

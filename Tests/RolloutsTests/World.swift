@@ -149,7 +149,7 @@ struct World {
                 analysisRuns[name] = nil
             case .createConfigSnapshot(let spec):
                 let made = ConfigSource(ref: spec.ref, uid: "uid-\(spec.name)", digest: configs?[spec.source]?.digest ?? spec.digest,
-                                        keys: configs?[spec.source]?.keys ?? [], creationTimestamp: now, snapshotOf: spec.source.name,
+                                        creationTimestamp: now, snapshotOf: spec.source.name,
                                         snapshotRollout: spec.rollout, snapshotDigest: spec.digest, ownerReferences: spec.owners)
                 if snapshots[spec.ref] == nil { snapshots[spec.ref] = made }
             case .setConfigSnapshotOwners(let ref, let owners):

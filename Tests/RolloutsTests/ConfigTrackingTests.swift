@@ -138,6 +138,29 @@ import Testing
         #expect(w.status.condition(.InvalidSpec) == nil)
     }
 
+    @Test func aBlueGreenRolloutPreviewsTheNewConfiguration() throws {
+        var w = World.blueGreen(replicas: 2) { $0.autoPromotionEnabled = false }
+        w.rollout.spec.template = Self.template("web:1")
+        w.rollout.metadata.annotations = [ConfigTracking.annotation: "true"]
+        w.configs = [:]
+        w.setConfig("v1")
+        w.setSecret("s1")
+        w.settle()
+        let active = try #require(w.selector("web-active"))
+        w.setConfig("v2")
+        w.settle()
+        #expect(w.status.phase == .Paused, "the new configuration waits in preview for a promotion")
+        let preview = try #require(w.selector("web-preview"))
+        #expect(preview != active && w.selector("web-active") == active)
+        let names = { (hash: String) in
+            ConfigReferences.find(in: w.replicaSets.values.first { $0.podTemplateHash == hash }?.spec.template).map(\.ref.name)
+        }
+        #expect(names(preview).first != names(active).first, "preview mounts the new ConfigMap snapshot, active the old")
+        w.rollout.status?.promoteFull = true
+        w.settle()
+        #expect(w.selector("web-active") == preview && w.status.phase == .Healthy)
+    }
+
     @Test func anOptedOutObjectIsNotCopiedAndItsEditsRollNothing() throws {
         var w = Self.world()
         w.configs?[ConfigObjectRef(.configMap, "web-config")]?.optedOut = true

@@ -203,6 +203,32 @@ import Testing
         #expect(w.selector("web-active") == w.hash("web:1"))
     }
 
+    /// The CI failure: the old ReplicaSet was just scaled to 0 and still
+    /// reported its pods as available when the undo came; preview switched to
+    /// pods on their way out. A ReplicaSet counts no more pods than its size.
+    @Test func anUndoRightAfterTheScaleDownWaitsForPodsThatStay() {
+        var w = deployed { $0.scaleDownDelaySeconds = 5 }
+        w.rollout.spec.rollbackWindow = RollbackWindow(revisions: 2)
+        w.setImage("web:2")
+        w.settle()
+        w.advance(5)
+        w.settle()
+        #expect(w.size("web:1") == 0)
+        // Its controller has not caught up: spec says 0, status still says 4.
+        let old = w.replicaSets.first { $0.value.podTemplateHash == w.hash("web:1") }!.key
+        w.replicaSets[old]?.status = .init(replicas: 4, readyReplicas: 4, availableReplicas: 4)
+
+        w.setImage("web:1")
+        _ = w.reconcile()
+        #expect(w.selector("web-preview") == w.hash("web:2"), "preview stays on pods that serve")
+        #expect(w.selector("web-active") == w.hash("web:2"))
+        #expect(w.size("web:1") == 4)
+        w.replicaSets[old]?.status = .init(replicas: 0, readyReplicas: 0, availableReplicas: 0)
+        w.settle()
+        #expect(w.selector("web-preview") == w.hash("web:1"))
+        #expect(w.selector("web-active") == w.hash("web:1"))
+    }
+
     @Test func aCanaryUndoInsideTheRollbackWindowSkipsTheSteps() {
         var w = World(steps: [.weight(20), .pause()])
         w.rollout.spec.rollbackWindow = RollbackWindow(revisions: 1)

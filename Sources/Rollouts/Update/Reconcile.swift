@@ -62,7 +62,12 @@ struct Reconcile {
 
     // MARK: reading the ReplicaSets
 
-    func available(_ rs: ReplicaSet) -> Int { rs.status?.availableReplicas ?? 0 }
+    /// Available pods that stay: never more than the ReplicaSet's live size.
+    /// Pods beyond it are being deleted (and leave a Service's endpoints at
+    /// once), and a ReplicaSet just scaled to 0 still reports its old count
+    /// until its controller catches up: trusting that count pointed a preview
+    /// Service at pods on their way out after an undo.
+    func available(_ rs: ReplicaSet) -> Int { min(rs.status?.availableReplicas ?? 0, max(rs.desiredReplicas, 0)) }
 
     func others(except hashes: [String]) -> [ReplicaSet] {
         owned.filter { !hashes.contains($0.podTemplateHash ?? "") }

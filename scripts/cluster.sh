@@ -12,7 +12,9 @@
 #   scripts/cluster.sh down                 stop exactly the processes `up` started
 #
 # AVIARY_CLUSTER_DIR picks the state directory (default /tmp/aviary-cluster), so
-# two clusters can run side by side.
+# two clusters can run side by side. For the scale benchmark (bench-scale.sh):
+# AVIARY_KCM_QPS (200) and AVIARY_KCM_RS_SYNCS (10) are the controller-manager's
+# API rate and ReplicaSet workers; AVIARY_SCRAPE_INTERVAL (1s) Prometheus'.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -136,7 +138,7 @@ start_prometheus() {
   free_port >"$DIR/controller-metrics.port"
   local port; port=$(cat "$DIR/prometheus.port")
   mkdir -p "$DIR/prometheus-data"
-  printf '%s\n' "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" "scrape_configs:" \
+  printf '%s\n' "global:" "  scrape_interval: ${AVIARY_SCRAPE_INTERVAL:-1s}" "  evaluation_interval: 1s" "scrape_configs:" \
     "  - job_name: prometheus" "    static_configs:" "      - targets: [\"127.0.0.1:$port\"]" \
     "  - job_name: podsim" "    static_configs:" "      - targets: [\"127.0.0.1:$(cat "$DIR/podsim-metrics.port")\"]" \
     "  - job_name: aviary-controller" "    static_configs:" "      - targets: [\"127.0.0.1:$(cat "$DIR/controller-metrics.port")\"]" \
@@ -185,8 +187,8 @@ cmd_up() {
       --port=0 --secure-port=0 --leader-elect=false \
       --service-account-private-key-file="$DIR/pki/sa.key" \
       --root-ca-file="$DIR/pki/ca.crt" \
-      --concurrent-replicaset-syncs=10 \
-      --kube-api-qps=200 --kube-api-burst=400
+      --concurrent-replicaset-syncs="${AVIARY_KCM_RS_SYNCS:-10}" \
+      --kube-api-qps="${AVIARY_KCM_QPS:-200}" --kube-api-burst="$(( ${AVIARY_KCM_QPS:-200} * 2 ))"
     # The controller-manager is useful once it has made the default ServiceAccount and its token.
     for _ in $(seq 1 300); do
       if KUBECONFIG="$DIR/kubeconfig" kubectl -n default get secrets -o name 2>/dev/null | grep -q 'default-token'; then break; fi

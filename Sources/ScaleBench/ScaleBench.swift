@@ -17,8 +17,12 @@ struct ScaleBench: AsyncParsableCommand {
     @Option(help: "Rollouts updated at once for the latency figure.") var updates = 100
     @Option(help: "Seconds of idle measurement.") var idle = 60
     @Option var namespace = "scale"
+    @Option(help: "Seconds of churn: Rollouts updated at --churn-rate per second, round robin (0: none).") var churn = 0
+    @Option(help: "Updates per second during the churn.") var churnRate = 20
+    @Option(help: "Then this many controllers with --instance-id, each taking its share of the Rollouts (0 or 1: none).") var shards = 0
 
     func run() async throws {
+        let benchStart = ContinuousClock.now
         let client = KubeClient(access: try KubeConfig.load(explicitPath: kubeconfig).access(), qps: 0, burst: 0)
         let ns = namespace
         do {
@@ -68,7 +72,45 @@ struct ScaleBench: AsyncParsableCommand {
         let idleWrites = try await c.writes().writes - idleWritesBefore.writes
         let cpu = (c.cpuSeconds() - cpuBefore) / Double(idle) * 100
         let rss = c.peakRSSMiB()
+
+        // 6. Churn: a sustained rate of spec changes; queue depth, latency and errors throughout.
+        var churnFigures: ChurnFigures?
+        if churn > 0 {
+            churnFigures = try await churnRun(client, ns, c)
+            _ = try await waitAll(client, ns, "the churned ones settled", controller: c) { $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash }
+        }
+        let rssAfterChurn = c.peakRSSMiB()
         c.stop()
+
+        // 7. Sharding: the Rollouts labelled across `shards` controllers, each taking only its own.
+        var shardFigures: [(id: String, rss: Double, rollouts: Int, synced: Double)] = []
+        var shardOverlap = 0, shardMissing = 0
+        if shards > 1 {
+            say("labelling the Rollouts across \(shards) shards")
+            try await forEach(rollouts) { i in
+                let _: JSONValue = try await client.patch(Rollout.resource, "app-\(i)", namespace: ns,
+                                                          .merge(["metadata": ["labels": [.init(stringLiteral: instanceIDLabel): .string("shard-\(i % shards)")]]]))
+            }
+            var controllers: [Controller] = []
+            for k in 0..<shards {
+                controllers.append(try Controller(binary: controller, kubeconfig: kubeconfig, namespace: ns, instanceID: "shard-\(k)"))
+            }
+            var owners: [String: Int] = [:]
+            for (k, sc) in controllers.enumerated() {
+                let synced = try await sc.syncedAfter()
+                try await sc.waitReconciled(atLeast: rollouts / shards)
+                let names = try await sc.rolloutNames()
+                for n in names { owners[n, default: 0] += 1 }
+                shardFigures.append(("shard-\(k)", 0, names.count, synced))
+            }
+            try await Task.sleep(for: .seconds(5))
+            for (k, sc) in controllers.enumerated() {
+                shardFigures[k].rss = sc.peakRSSMiB()
+                sc.stop()
+            }
+            shardOverlap = owners.values.filter { $0 > 1 }.count
+            shardMissing = rollouts - owners.count
+        }
         print("")
         print("scale benchmark: \(rollouts) Rollouts × 2 ReplicaSets, 1 replica each, \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print(String(format: "  controller peak RSS            %8.1f MiB  (baseline included; run two sizes for the cost per Rollout)", rss))
@@ -78,6 +120,81 @@ struct ScaleBench: AsyncParsableCommand {
         print(String(format: "  spec change → canary RS        p50 %.0f ms, p99 %.0f ms  (%d Rollouts at once)", p50 * 1000, p99 * 1000, updates))
         print(String(format: "  API requests per canary step   %8.1f", perStep))
         print(String(format: "  idle over %d s                  %d writes, %.2f %% CPU", idle, idleWrites, cpu))
+        if let f = churnFigures {
+            print(String(format: "  churn %d updates/s for %d s     %d updates; change → RS p50 %.0f ms, p99 %.0f ms; queue depth max %d; %d reconcile errors; peak RSS %.1f MiB",
+                         churnRate, churn, f.updates, f.p50 * 1000, f.p99 * 1000, f.maxDepth, f.errors, rssAfterChurn))
+        }
+        for f in shardFigures {
+            print(String(format: "  shard %@                    %d Rollouts, caches synced %.2f s, peak RSS %.1f MiB", f.id, f.rollouts, f.synced, f.rss))
+        }
+        if shards > 1 { print("  shards                         \(shardOverlap) Rollouts handled by more than one, \(shardMissing) by none") }
+        print(String(format: "  the whole run                  %.1f min", seconds(ContinuousClock.now - benchStart) / 60))
+    }
+
+    struct ChurnFigures {
+        var updates: Int
+        var p50: Double
+        var p99: Double
+        var maxDepth: Int
+        var errors: Int
+    }
+
+    /// `churnRate` spec changes a second for `churn` seconds, round robin over the Rollouts, each
+    /// timed until its new ReplicaSet appears in a watch; the queue depth sampled every second.
+    func churnRun(_ client: KubeClient, _ ns: String, _ c: Controller) async throws -> ChurnFigures {
+        say("churn: \(churnRate) updates a second for \(churn) s")
+        let errorsBefore = try await c.counter("aviary_rollout_reconcile_errors_total")
+        let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(limit: 1))
+        let stream: WatchStream<ReplicaSet> = try await client.watch(.replicaSets, namespace: ns,
+                                                                      options: WatchOptions(resourceVersion: list.metadata.resourceVersion))
+        // Rollout → (image it was changed to, when).
+        let pending = Mutex<[String: (String, ContinuousClock.Instant)]>([:])
+        let latencies = Mutex<[Double]>([])
+        let watcher = Task {
+            for try await event in stream {
+                guard case .added(let rs) = event, let owner = rs.metadata.ownerReferences?.first?.name,
+                      case .array(let containers)? = rs.spec.template?["spec"]?["containers"],
+                      let image = containers.first?["image"]?.stringValue else { continue }
+                let t: ContinuousClock.Instant? = pending.withLock { p in
+                    guard let (want, at) = p[owner], want == image else { return nil }
+                    p[owner] = nil
+                    return at
+                }
+                if let t { latencies.withLock { $0.append(seconds(ContinuousClock.now - t)) } }
+            }
+        }
+        defer { watcher.cancel() }
+        let maxDepth = Mutex(0)
+        let sampler = Task {
+            while !Task.isCancelled {
+                if let d = try? await c.gauge("aviary_workqueue_depth{name=\"rollouts\"}") { maxDepth.withLock { $0 = max($0, Int(d)) } }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        defer { sampler.cancel() }
+        let total = churn * churnRate
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<total {
+                // Paced: the n-th change goes out at n / rate seconds.
+                let due = start + .milliseconds(n * 1000 / max(1, churnRate))
+                if due > ContinuousClock.now { try await Task.sleep(until: due) }
+                let i = n % rollouts, image = "registry.example/app:c\(n)"
+                pending.withLock { $0["app-\(i)"] = (image, ContinuousClock.now) }
+                group.addTask { try await Self.setImage(client, ns, i, image) }
+            }
+            try await group.waitForAll()
+        }
+        // The last ones' ReplicaSets, then the figures.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while pending.withLock({ !$0.isEmpty }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let sorted = latencies.withLock { $0 }.sorted()
+        let errors = try await c.counter("aviary_rollout_reconcile_errors_total") - errorsBefore
+        let missing = pending.withLock { $0.count }
+        if missing > 0 { say("churn: \(missing) changes saw no new ReplicaSet within 2 minutes") }
+        guard !sorted.isEmpty else { return ChurnFigures(updates: total, p50: .nan, p99: .nan, maxDepth: maxDepth.withLock { $0 }, errors: Int(errors)) }
+        return ChurnFigures(updates: total, p50: sorted[sorted.count / 2], p99: sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))],
+                            maxDepth: maxDepth.withLock { $0 }, errors: Int(errors))
     }
 
     static func rollout(_ i: Int, image: String) -> JSONValue {
@@ -159,14 +276,14 @@ struct Controller {
     let metricsPort: Int
     let started = ContinuousClock.now
 
-    init(binary: String, kubeconfig: String, namespace: String) throws {
+    init(binary: String, kubeconfig: String, namespace: String, instanceID: String? = nil) throws {
         metricsPort = Int.random(in: 30_000...39_999)
         log = NSTemporaryDirectory() + "aviary-scale-controller-\(UUID().uuidString.prefix(6)).log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["controller", "--kubeconfig", kubeconfig, "--namespace", namespace, "--leader-elect", "false",
                              "--metrics-addr", "127.0.0.1:\(metricsPort)", "--health-addr", "127.0.0.1:0", "--log-format", "text",
-                             "--qps", "200", "--burst", "400"]
+                             "--qps", "200", "--burst", "400"] + (instanceID.map { ["--instance-id", $0] } ?? [])
         let handle = FileHandle(forWritingAtPath: log)
         process.standardOutput = handle
         process.standardError = handle
@@ -214,6 +331,25 @@ struct Controller {
             if Int(count) >= n, depth == 0 { return }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// One sample's value from /metrics (the first line starting with `series`), 0 when absent.
+    func gauge(_ series: String) async throws -> Double {
+        try await metrics().split(separator: "\n").first { $0.hasPrefix(series + " ") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
+    func counter(_ name: String) async throws -> Double { try await gauge(name) }
+
+    /// The Rollouts this controller has in its cache (one `aviary_rollout_info` series each).
+    func rolloutNames() async throws -> Set<String> {
+        var out = Set<String>()
+        for line in try await metrics().split(separator: "\n") where line.hasPrefix("aviary_rollout_info{") {
+            if let r = line.range(of: "name=\""), let end = line[r.upperBound...].firstIndex(of: "\"") {
+                out.insert(String(line[r.upperBound..<end]))
+            }
+        }
+        return out
     }
 
     func cpuSeconds() -> Double {

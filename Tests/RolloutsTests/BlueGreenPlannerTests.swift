@@ -223,7 +223,14 @@ import Testing
         #expect(w.selector("web-preview") == w.hash("web:2"), "preview stays on pods that serve")
         #expect(w.selector("web-active") == w.hash("web:2"))
         #expect(w.size("web:1") == 4)
-        w.replicaSets[old]?.status = .init(replicas: 0, readyReplicas: 0, availableReplicas: 0)
+        // Scaled up again: the size now matches the stale count, but the status predates the
+        // spec (observedGeneration behind) and the pod cache has no ready pod of it.
+        w.replicaSets[old]?.metadata.generation = 3
+        w.replicaSets[old]?.status = .init(replicas: 4, readyReplicas: 4, availableReplicas: 4, observedGeneration: 1)
+        _ = w.reconcile()
+        #expect(w.selector("web-preview") == w.hash("web:2"), "no cutover on a status older than the spec")
+        #expect(w.selector("web-active") == w.hash("web:2"))
+        w.replicaSets[old]?.status = .init(replicas: 0, readyReplicas: 0, availableReplicas: 0, observedGeneration: 3)
         w.settle()
         #expect(w.selector("web-preview") == w.hash("web:1"))
         #expect(w.selector("web-active") == w.hash("web:1"))

@@ -85,6 +85,31 @@ import Testing
         }
     }
 
+    /// The CI failure: stable had been scaled down at a step and back up by
+    /// the abort; its status, older than its spec, still counted the deleted
+    /// pods, and the canary went to 0 against them. Until the status catches
+    /// up, only ready pods in the cache count.
+    @Test func anAbortKeepsTheCanaryWhileStablesStatusPredatesItsSpec() {
+        var w = deployed()
+        w.setImage("web:2")
+        w.settle()
+        w.advance(5)
+        w.settle()
+        #expect((w.size("web:2"), w.size("web:1")) == (3, 7))
+        w.rollout.status?.abort = true
+        _ = w.reconcile()
+        #expect(w.size("web:1") == 10)
+        let stable = w.replicaSets.first { $0.value.podTemplateHash == w.hash("web:1") }!.key
+        w.replicaSets[stable]?.metadata.generation = 4
+        w.replicaSets[stable]?.status = .init(replicas: 10, readyReplicas: 10, availableReplicas: 10, observedGeneration: 3)
+        w.advance(30)
+        _ = w.reconcile()
+        #expect(w.size("web:2") == 3, "the canary stays until stable's pods are seen")
+        w.replicaSets[stable]?.status = .init(replicas: 10, readyReplicas: 10, availableReplicas: 10, observedGeneration: 4)
+        w.settle()
+        #expect(w.size("web:2") == 0)
+    }
+
     @Test func abortRestoresStableAndScalesTheCanaryDownAfterTheDelay() {
         var w = deployed()
         w.setImage("web:2")

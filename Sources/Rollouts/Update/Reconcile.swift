@@ -62,12 +62,23 @@ struct Reconcile {
 
     // MARK: reading the ReplicaSets
 
-    /// Available pods that stay: never more than the ReplicaSet's live size.
-    /// Pods beyond it are being deleted (and leave a Service's endpoints at
-    /// once), and a ReplicaSet just scaled to 0 still reports its old count
-    /// until its controller catches up: trusting that count pointed a preview
-    /// Service at pods on their way out after an undo.
-    func available(_ rs: ReplicaSet) -> Int { min(rs.status?.availableReplicas ?? 0, max(rs.desiredReplicas, 0)) }
+    /// Available pods that stay. Never more than the ReplicaSet's live size:
+    /// pods beyond it are being deleted and leave a Service's endpoints at
+    /// once. And while its status predates its spec (observedGeneration
+    /// behind generation: a scale its controller has not acted on yet), the
+    /// count is only trusted as far as the pod cache shows ready pods not
+    /// being deleted: a ReplicaSet scaled down and up again still reports the
+    /// pods it had, and trusting that dropped capacity twice in CI (an abort
+    /// scaled the canary down against a stable count of deleted pods; an
+    /// undo cut blue-green over to pods on their way out).
+    func available(_ rs: ReplicaSet) -> Int {
+        let reported = min(rs.status?.availableReplicas ?? 0, max(rs.desiredReplicas, 0))
+        guard let generation = rs.metadata.generation, let observed = rs.status?.observedGeneration, observed < generation else {
+            return reported
+        }
+        let ready = pods(of: rs).count { $0.metadata.deletionTimestamp == nil && $0.isReady }
+        return min(reported, ready)
+    }
 
     func others(except hashes: [String]) -> [ReplicaSet] {
         owned.filter { !hashes.contains($0.podTemplateHash ?? "") }

@@ -160,8 +160,26 @@ struct RolloutProbe {
     }
 
     /// Waits until `condition` holds of the Rollout.
+    /// On a timeout it also says what it saw last, so a failure on a loaded CI machine can be read from the log.
     func wait(_ what: String, timeout: Duration = .seconds(60), _ condition: (Rollout) async throws -> Bool) async throws {
-        try await eventually(what, timeout: timeout) { try await condition(try await rollout()) }
+        var last: Rollout?
+        do {
+            try await eventually(what, timeout: timeout) {
+                let r = try await rollout()
+                last = r
+                return try await condition(r)
+            }
+        } catch {
+            if let s = last?.status {
+                let runs = [s.canary?.currentStepAnalysisRunStatus, s.canary?.currentBackgroundAnalysisRunStatus].compactMap { $0 }
+                    .map { "\($0.name) \($0.status.rawValue) \($0.message ?? "")" }
+                Issue.record("""
+                    last seen: phase \(s.phase?.rawValue ?? "-") (\(s.message ?? "")), step \(s.currentStepIndex.map(String.init) ?? "-"), \
+                    pauses \(s.pauseConditions?.map(\.reason.rawValue) ?? []), abort \(s.abort ?? false), runs \(runs)
+                    """)
+            }
+            throw error
+        }
     }
 }
 

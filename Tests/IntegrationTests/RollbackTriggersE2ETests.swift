@@ -172,7 +172,8 @@ import TestSupport
 
     /// Row 3 up to the hold: the alert reached the receiver, naming the metric, its value and what to do.
     func expectAlert(_ s: Setup, _ receiver: RecordingReceiver) async throws {
-        try await s.probe.wait("held on the failed p95", timeout: .seconds(90)) {
+        // Generous: with the whole suite running at once on two cores, the window, the scrapes and the run take their time.
+        try await s.probe.wait("held on the failed p95", timeout: .seconds(150)) {
             $0.status?.pauseConditions?.contains { $0.reason == .AnalysisEscalation } == true
         }
         let page = try #require(await receiver.waitFor(count: 1, timeout: .seconds(15)).first)

@@ -53,6 +53,7 @@ let package = Package(
                 "Rollouts", "Analysis", "AviaryAPI", "Kube", "Notifications", "Plugin",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         // Running as a service: leader election, health and metrics endpoints, JSON logs, graceful shutdown.

@@ -112,7 +112,7 @@ struct ControllerCommand: AsyncParsableCommand {
         let client: KubeClient
         do {
             client = KubeClient(access: try cluster.access(), qps: qps, burst: burst,
-                                observer: { verb, code in RolloutController.recordAPIRequest(verb: verb, code: code) })
+                                observer: { RolloutController.recordAPIRequest($0) })
         } catch {
             FileHandle.standardError.write(Data("aviary controller: \(error)\n".utf8))
             throw ExitCode.failure

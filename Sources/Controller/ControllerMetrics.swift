@@ -1,4 +1,5 @@
 import Metrics
+import Kube
 import Synchronization
 
 /// The controller's own metrics, through swift-metrics (the process picks the
@@ -94,8 +95,12 @@ public final class BoundedLabelValues: Sendable {
 
 extension RolloutController {
     /// One API request, by verb and response code (0: no response): the KubeClient's observer.
-    public static func recordAPIRequest(verb: String, code: Int) {
-        Counter(label: "aviary_k8s_request_total", dimensions: [("verb", verb), ("code", String(code))]).increment()
+    /// With its time: waiting for the client's rate limiter (the first place to
+    /// look when updates are slow: `--qps`/`--burst`), and the request itself.
+    public static func recordAPIRequest(_ r: KubeClient.RequestRecord) {
+        Counter(label: "aviary_k8s_request_total", dimensions: [("verb", r.method), ("code", String(r.code))]).increment()
+        Timer(label: "aviary_k8s_request_duration_seconds", dimensions: [("verb", r.method)], preferredDisplayUnit: .seconds).record(duration: r.took)
+        Timer(label: "aviary_k8s_rate_limiter_duration_seconds", preferredDisplayUnit: .seconds).record(duration: r.throttled)
     }
 }
 
@@ -104,8 +109,11 @@ extension ControllerMetrics {
         let adds: Counter
         let retries: Counter
         let depth: Gauge
+        /// From add to a worker taking the key: the queue's share of a change's latency.
+        let wait: Timer
 
         init(_ name: String) {
+            wait = Timer(label: "aviary_workqueue_queue_duration_seconds", dimensions: [("name", name)], preferredDisplayUnit: .seconds)
             adds = Counter(label: "aviary_workqueue_adds_total", dimensions: [("name", name)])
             retries = Counter(label: "aviary_workqueue_retries_total", dimensions: [("name", name)])
             depth = Gauge(label: "aviary_workqueue_depth", dimensions: [("name", name)])

@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Kube
 import Logging
@@ -17,7 +18,8 @@ import Synchronization
 /// Only `get()` suspends: a worker waits there for the next key.
 public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     private struct State {
-        var queue: [Key] = []
+        /// In order, with when each was queued (for the wait metric); a Deque, as a relist queues every key at once.
+        var queue: Deque<(key: Key, since: ContinuousClock.Instant)> = []
         var queued: Set<Key> = []
         var processing: Set<Key> = []
         var dirty: Set<Key> = []
@@ -28,7 +30,7 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     }
 
     /// What one `get` found, decided under the lock and acted on outside it.
-    private enum Taken { case key(Key, depth: Int), none, wait }
+    private enum Taken { case key(Key, depth: Int, waited: Duration), none, wait }
 
     /// What one `add` did, decided under the lock and acted on outside it.
     private enum Added {
@@ -60,6 +62,7 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
             metrics.depth.record(depth)
         case .handed(let waiter):
             metrics.adds.increment()
+            metrics.wait.record(duration: .zero)
             waiter.resume(returning: key)
         }
     }
@@ -76,7 +79,7 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
             return .handed(s.waiters.removeFirst())
         }
         s.queued.insert(key)
-        s.queue.append(key)
+        s.queue.append((key, ContinuousClock.now))
         return .queued(depth: s.queue.count)
     }
 
@@ -139,14 +142,15 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
                     s.waiters.append(c)
                     return .wait
                 }
-                let key = s.queue.removeFirst()
+                let (key, since) = s.queue.removeFirst()
                 s.queued.remove(key)
                 s.processing.insert(key)
-                return .key(key, depth: s.queue.count)
+                return .key(key, depth: s.queue.count, waited: ContinuousClock.now - since)
             }
             switch next {
-            case .key(let key, let depth):
+            case .key(let key, let depth, let waited):
                 metrics.depth.record(depth)
+                metrics.wait.record(duration: waited)
                 c.resume(returning: key)
             case .none:
                 c.resume(returning: nil)

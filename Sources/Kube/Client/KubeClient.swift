@@ -20,7 +20,18 @@ public struct KubeClient: Sendable {
     var extraHeaders: [String] = []
 
     /// Called once per HTTP answer (or transport failure, with code 0), for metrics.
-    public typealias RequestObserver = @Sendable (_ method: String, _ code: Int) -> Void
+    public typealias RequestObserver = @Sendable (_ request: RequestRecord) -> Void
+
+    /// One request as the metrics see it: where its time went.
+    public struct RequestRecord: Sendable {
+        public var method: String
+        /// The HTTP status, or 0 when no answer came.
+        public var code: Int
+        /// Time waiting for the client's rate limiter (QPS and burst) before it was sent.
+        public var throttled: Duration
+        /// From sending to the answer (a watch: to its headers).
+        public var took: Duration
+    }
 
     /// Defaults follow client-go: 5 QPS with a burst of 10.
     public init(access: ClusterAccess, qps: Double = 5, burst: Int = 10, retry: RetryPolicy = RetryPolicy(),
@@ -165,7 +176,9 @@ public struct KubeClient: Sendable {
         if let t = options.timeoutSeconds { q.append(("timeoutSeconds", String(t))) }
         var refreshed = false
         while true {
+            let queued = ContinuousClock.now
             try await limiter.acquire()
+            let sent = ContinuousClock.now
             // Not compressed: a watch's events are small and must arrive as they happen.
             let prepared = try await makeRequest("GET", resource.path(namespace: namespace), query: q, body: nil, contentType: nil, compress: false)
             var request = prepared.request
@@ -177,10 +190,10 @@ public struct KubeClient: Sendable {
             do {
                 head = try await stream.head()
             } catch {
-                observer?(request.method, 0)
+                observer?(RequestRecord(method: request.method, code: 0, throttled: sent - queued, took: ContinuousClock.now - sent))
                 throw mapTransport(error)
             }
-            observer?(request.method, head.status)
+            observer?(RequestRecord(method: request.method, code: head.status, throttled: sent - queued, took: ContinuousClock.now - sent))
             guard head.status == 200 else {
                 var body = Data()
                 while let chunk = try? await stream.read() { body.append(chunk) }
@@ -204,13 +217,15 @@ public struct KubeClient: Sendable {
         var attempt = 1
         var refreshed = false
         while true {
+            let queued = ContinuousClock.now
             try await limiter.acquire()
+            let sent = ContinuousClock.now
             let prepared = try await makeRequest(method, path, query: query, body: body, contentType: contentType, compress: method == "GET")
             let request = prepared.request
             let outcome: RetryPolicy.Outcome
             do {
                 let response = try await engine.perform(request)
-                observer?(method, response.status)
+                observer?(RequestRecord(method: method, code: response.status, throttled: sent - queued, took: ContinuousClock.now - sent))
                 if (200..<300).contains(response.status) { return response }
                 // Refused before anything happened, so any verb may go again, once, with a fresh credential.
                 if response.status == 401, !refreshed, refresh(prepared) {
@@ -227,7 +242,7 @@ public struct KubeClient: Sendable {
                 logger.debug("retrying \(method) \(path) after \(response.status) in \(wait)s")
                 try await Task.sleep(for: .seconds(wait))
             } catch let failure as TransportFailure {
-                observer?(method, 0)
+                observer?(RequestRecord(method: method, code: 0, throttled: sent - queued, took: ContinuousClock.now - sent))
                 if Task.isCancelled { throw CancellationError() }
                 guard let wait = retry.delay(after: .transport(failure), method: method, attempt: attempt, jitter: Double.random(in: 0..<1)) else {
                     throw KubeError.transport(failure)

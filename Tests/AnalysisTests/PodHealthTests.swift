@@ -20,6 +20,29 @@ import Testing
         #"{"name": "app", "restartCount": \#(restarts), "state": \#(state), "lastState": \#(last)}"#
     }
 
+    /// A cached pod keeps what PodHealth reads and nothing else (most of a real status is IDs and times).
+    @Test func aDecodedPodKeepsOnlyWhatIsRead() throws {
+        let long = String(repeating: "x", count: 500)
+        let json = """
+        {"metadata": {"name": "p", "namespace": "ns"},
+         "status": {"phase": "Running", "podIP": "10.0.0.1",
+                    "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}, {"type": "Initialized", "status": "True"}],
+                    "containerStatuses": [{"name": "app", "restartCount": 2, "ready": true, "image": "web:1", "imageID": "docker-pullable://web@sha256:0123",
+                                           "containerID": "containerd://abcdef", "started": true,
+                                           "state": {"waiting": {"reason": "\(long)", "message": "back-off"}},
+                                           "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137, "startedAt": "2026-01-01T00:00:00Z"}}}]}}
+        """
+        let pod = try JSONDecoder().decode(Pod.self, from: Data(json.utf8))
+        #expect(pod.isReady)
+        #expect(pod.status?.conditions?.map(\.type) == ["Ready"])
+        #expect(pod.status?.containerStatuses == [[
+            "name": "app", "restartCount": 2,
+            "state": ["waiting": ["reason": .string(String(repeating: "x", count: 64))]],
+            "lastState": ["terminated": ["reason": "OOMKilled"]],
+        ]])
+        #expect(PodHealth.summary([pod])["restarts"] == 2)
+    }
+
     @Test func aCrashingReleaseIsVisibleInTheResult() throws {
         let pods = [
             try pod("healthy", containers: [container()]),

@@ -74,6 +74,8 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     public func get(_ key: ObjectKey) -> T? { cache.withLock { $0.objects[key] } }
     public func get(namespace: String?, name: String) -> T? { get(ObjectKey(namespace: namespace, name: name)) }
     public func all() -> [T] { cache.withLock { Array($0.objects.values) } }
+    /// A few fields of every object, taken under the lock: no copy of whole objects.
+    public func map<R: Sendable>(_ transform: (T) -> R) -> [R] { cache.withLock { $0.objects.values.map(transform) } }
 
     public func byIndex(_ value: IndexKey) -> [T] {
         cache.withLock { s in (s.index[value] ?? []).compactMap { s.objects[$0] } }

@@ -5,8 +5,12 @@ import Kube
 /// kube-state-metrics does): they always match what the controller sees and
 /// vanish with their object. Prometheus text format (version 0.0.4).
 extension RolloutController {
+    /// Rows are taken from the caches under their locks, a few fields each:
+    /// copying every Rollout out of the cache for a scrape (then sorting and
+    /// filtering the copies) was the largest transient allocation in a heap
+    /// profile at 2,000 Rollouts, about 12 MB at each scrape.
     public func objectMetrics() -> String {
-        ObjectMetrics.render(rollouts: rollouts.all(), runs: analysisRuns.all())
+        ObjectMetrics.render(rollouts: rollouts.map(ObjectMetrics.RolloutRow.init), runs: analysisRuns.map(ObjectMetrics.RunRow.init))
     }
 }
 
@@ -38,7 +42,45 @@ public enum ObjectMetrics {
         "aviary_analysis_run_metric_phase": "Each metric of each AnalysisRun (at most \(maxMetricsPerRun) per run): its phase.",
     ]
 
+    /// What the Rollout families show of one Rollout.
+    public struct RolloutRow: Sendable {
+        var namespace: String, name: String
+        var isCanary: Bool, isBlueGreen: Bool, phase: String
+        var desired: Int, updated: Int, available: Int
+        var step: Int, weight: Int
+
+        public init(_ r: Rollout) {
+            namespace = r.metadata.namespace ?? ""
+            name = r.metadata.name ?? ""
+            isCanary = r.spec.strategy?.canary != nil
+            isBlueGreen = r.spec.strategy?.blueGreen != nil
+            phase = r.status?.phase?.rawValue ?? "Progressing"
+            desired = r.spec.effectiveReplicas
+            updated = r.status?.updatedReplicas ?? 0
+            available = r.status?.availableReplicas ?? 0
+            step = r.status?.currentStepIndex ?? 0
+            weight = r.status?.canary?.weights?.canary.weight ?? 0
+        }
+    }
+
+    /// What the AnalysisRun families show of one run: its phase and its first metrics' phases.
+    public struct RunRow: Sendable {
+        var namespace: String, name: String, phase: String
+        var metrics: [(name: String, phase: String)]
+
+        public init(_ run: AnalysisRun) {
+            namespace = run.metadata.namespace ?? ""
+            name = run.metadata.name ?? ""
+            phase = run.phase.rawValue
+            metrics = (run.status?.metricResults ?? []).prefix(ObjectMetrics.maxMetricsPerRun).map { ($0.name, $0.phase.rawValue) }
+        }
+    }
+
     public static func render(rollouts: [Rollout], runs: [AnalysisRun]) -> String {
+        render(rollouts: rollouts.map(RolloutRow.init), runs: runs.map(RunRow.init))
+    }
+
+    public static func render(rollouts: [RolloutRow], runs: [RunRow]) -> String {
         var out = ""
         func family(_ name: String) {
             out += "# HELP \(name) \(MetricsLabel.escapeHelp(help[name] ?? "An aviary metric."))\n# TYPE \(name) gauge\n"
@@ -47,52 +89,50 @@ public enum ObjectMetrics {
             let text = labels.map { "\($0.0)=\"\(MetricsLabel.escape(MetricsLabel.value($0.1)))\"" }.joined(separator: ",")
             out += "\(name){\(text)} \(value)\n"
         }
-        func key(_ m: ObjectMeta) -> (String, String) { (m.namespace ?? "", m.name ?? "") }
         // Sorted for a stable scrape. Two objects whose labels come out the same (a cache never holds two with one
         // key, but names that differ only in what `MetricsLabel.value` replaces would) must not make a series
         // twice: the first wins. Bounded values never hold U+0000, so it separates the two parts.
-        func unique<T>(_ objects: [T], _ meta: (T) -> ObjectMeta) -> [T] {
+        func unique<T>(_ objects: [T], _ key: (T) -> (String, String)) -> [T] {
             var seen = Set<String>()
-            return objects.sorted { key(meta($0)) < key(meta($1)) }.filter {
-                seen.insert(MetricsLabel.value(key(meta($0)).0) + "\u{0}" + MetricsLabel.value(key(meta($0)).1)).inserted
+            return objects.sorted { key($0) < key($1) }.filter {
+                seen.insert(MetricsLabel.value(key($0).0) + "\u{0}" + MetricsLabel.value(key($0).1)).inserted
             }
         }
-        let all = unique(rollouts, \.metadata)
-        func id(_ r: Rollout) -> [(String, String)] { [("namespace", r.metadata.namespace ?? ""), ("name", r.metadata.name ?? "")] }
+        let all = unique(rollouts) { ($0.namespace, $0.name) }
+        func id(_ r: RolloutRow) -> [(String, String)] { [("namespace", r.namespace), ("name", r.name)] }
         family("aviary_rollout_info")
         for r in all {
-            let strategy = r.spec.strategy?.blueGreen != nil ? "blueGreen" : "canary"
-            line("aviary_rollout_info", id(r) + [("strategy", strategy), ("phase", r.status?.phase?.rawValue ?? "Progressing")], 1)
+            line("aviary_rollout_info", id(r) + [("strategy", r.isBlueGreen ? "blueGreen" : "canary"), ("phase", r.phase)], 1)
         }
-        let replicas: [(String, (Rollout) -> Int)] = [
-            ("desired", { $0.spec.effectiveReplicas }),
-            ("updated", { $0.status?.updatedReplicas ?? 0 }),
-            ("available", { $0.status?.availableReplicas ?? 0 }),
-            ("unavailable", { max(0, $0.spec.effectiveReplicas - ($0.status?.availableReplicas ?? 0)) }),
+        let replicas: [(String, (RolloutRow) -> Int)] = [
+            ("desired", \.desired),
+            ("updated", \.updated),
+            ("available", \.available),
+            ("unavailable", { max(0, $0.desired - $0.available) }),
         ]
         for (suffix, value) in replicas {
             family("aviary_rollout_info_replicas_\(suffix)")
             for r in all { line("aviary_rollout_info_replicas_\(suffix)", id(r), value(r)) }
         }
         family("aviary_rollout_step")
-        for r in all where r.spec.strategy?.canary != nil { line("aviary_rollout_step", id(r), r.status?.currentStepIndex ?? 0) }
+        for r in all where r.isCanary { line("aviary_rollout_step", id(r), r.step) }
         family("aviary_rollout_weight")
-        for r in all where r.spec.strategy?.canary != nil { line("aviary_rollout_weight", id(r), r.status?.canary?.weights?.canary.weight ?? 0) }
+        for r in all where r.isCanary { line("aviary_rollout_weight", id(r), r.weight) }
 
-        let sortedRuns = unique(runs, \.metadata)
+        let sortedRuns = unique(runs) { ($0.namespace, $0.name) }
         family("aviary_analysis_run_info")
         for run in sortedRuns {
-            line("aviary_analysis_run_info", [("namespace", run.metadata.namespace ?? ""), ("name", run.metadata.name ?? ""), ("phase", run.phase.rawValue)], 1)
+            line("aviary_analysis_run_info", [("namespace", run.namespace), ("name", run.name), ("phase", run.phase)], 1)
         }
         family("aviary_analysis_run_metric_phase")
         for run in sortedRuns {
             // Two metrics whose names are equal once bounded would make one series twice: the first wins.
             var metrics = Set<String>()
-            for m in (run.status?.metricResults ?? []).prefix(maxMetricsPerRun) {
+            for m in run.metrics {
                 let metric = MetricsLabel.metricName(m.name)
                 guard metrics.insert(metric).inserted else { continue }
-                line("aviary_analysis_run_metric_phase", [("namespace", run.metadata.namespace ?? ""), ("name", run.metadata.name ?? ""),
-                                                          ("metric", metric), ("phase", m.phase.rawValue)], 1)
+                line("aviary_analysis_run_metric_phase", [("namespace", run.namespace), ("name", run.name),
+                                                          ("metric", metric), ("phase", m.phase)], 1)
             }
         }
         return out

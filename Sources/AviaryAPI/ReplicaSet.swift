@@ -14,6 +14,13 @@ public struct ReplicaSet: KubeObject {
     public var metadata: ObjectMeta
     public var spec: Spec
     public var status: Status?
+    /// Set when `spec.template.spec` has been cut down for a cache (see
+    /// `CachedReplicaSet` in Rollouts): the digest of the whole pod spec it
+    /// had, so a template can still be recognised as this ReplicaSet's. Never
+    /// sent or read on the wire.
+    public var cachedSpecDigest: String?
+
+    private enum CodingKeys: String, CodingKey { case apiVersion, kind, metadata, spec, status }
 
     public struct Spec: Codable, Sendable, Hashable {
         public var replicas: Int?

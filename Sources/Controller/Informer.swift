@@ -22,6 +22,8 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
 
     private let events: Events
     private let indexKeys: (@Sendable (T) -> [IndexKey])?
+    /// The reflector's transform, applied to what the controller stores of its own writes too.
+    private let transform: (@Sendable (T) -> T)?
     private let cache = Mutex(Store())
     /// The handler sits in a class box: a closure kept directly in a Mutex is
     /// re-thunked on every inout access (two reabstraction thunks per event,
@@ -43,12 +45,14 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     /// - Parameter index: keys under which `byIndex` finds an object (e.g. its owner's UID).
     public convenience init(_ reflector: Reflector<T>, index: (@Sendable (T) -> [IndexKey])? = nil,
                             logger: Logger = Logger(label: "aviary.informer")) {
-        self.init(events: reflector, index: index, logger: logger)
+        self.init(events: reflector, index: index, transform: reflector.transform, logger: logger)
     }
 
-    init(events: Events, index: (@Sendable (T) -> [IndexKey])? = nil, logger: Logger = Logger(label: "aviary.informer")) {
+    init(events: Events, index: (@Sendable (T) -> [IndexKey])? = nil, transform: (@Sendable (T) -> T)? = nil,
+         logger: Logger = Logger(label: "aviary.informer")) {
         self.events = events
         self.indexKeys = index
+        self.transform = transform
         self.logger = logger
     }
 
@@ -111,7 +115,8 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
     /// reconcile does not act on the version before its own write. An older
     /// version than the cached one is ignored. No change handler runs: the
     /// watch will report the same write.
-    public func store(_ o: T) {
+    public func store(_ written: T) {
+        let o = transform?(written) ?? written
         let k = Self.key(o)
         cache.withLock { s in
             let version = Int(o.metadata.resourceVersion ?? "")

@@ -124,7 +124,8 @@ public final class RolloutController: Sendable {
         rollouts = Informer(Reflector(client: client, resource: Rollout.resource, namespace: ns, labelSelector: Self.rolloutSelector(options.instanceID)),
                             index: IndexKey.rollout)
         // Only ReplicaSets that carry our hash label: never the cluster's others.
-        replicaSets = Informer(Reflector(client: client, resource: .replicaSets, namespace: ns, labelSelector: podTemplateHashLabel),
+        replicaSets = Informer(Reflector(client: client, resource: .replicaSets, namespace: ns, labelSelector: podTemplateHashLabel,
+                                         transform: { CachedReplicaSet.compact($0) }),
                                index: IndexKey.replicaSet)
         services = Informer(Reflector(client: client, resource: .services, namespace: ns))
         pods = Informer(Reflector(client: client, resource: .pods, namespace: ns, labelSelector: podTemplateHashLabel), index: IndexKey.pod)

@@ -77,8 +77,12 @@ struct World {
         rollout.metadata.generation = (rollout.metadata.generation ?? 1) + 1
     }
 
+    /// The planner sees ReplicaSets as the controller's cache keeps them (`CachedReplicaSet`); the world keeps them whole.
+    var compactCache = true
+
     var view: RolloutView {
-        RolloutView(rollout: rollout, replicaSets: replicaSets.values.sorted { $0.metadata.name! < $1.metadata.name! }, services: services,
+        let sets = replicaSets.values.sorted { $0.metadata.name! < $1.metadata.name! }
+        return RolloutView(rollout: rollout, replicaSets: compactCache ? sets.map(CachedReplicaSet.compact) : sets, services: services,
                     pods: pods, analysisRuns: analysisRuns.values.sorted { $0.metadata.name! < $1.metadata.name! },
                     templates: templates, routes: routes, now: now,
                     config: configs.map { ConfigView(objects: $0, snapshots: snapshots.values.sorted { $0.ref < $1.ref }) })

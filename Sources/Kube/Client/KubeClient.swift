@@ -101,21 +101,23 @@ public struct KubeClient: Sendable {
 
     /// Every page of a list, as one list with the last page's resourceVersion
     /// (every page of one list shares a snapshot, so that version is consistent).
+    /// - Parameter transform: applied to each page's items as it arrives (a cache's cut-down
+    ///   form), so the whole list is never held in full.
     public func listAll<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
-                                                as type: T.Type = T.self) async throws -> ObjectList<T> {
+                                                as type: T.Type = T.self, transform: ((T) -> T)? = nil) async throws -> ObjectList<T> {
         var opts = options
         if opts.limit == nil { opts.limit = 500 }
         var restarts = 0
         while true {
             var page: ObjectList<T> = try await list(resource, namespace: namespace, options: opts)
-            var items = page.items, undecodable = page.undecodable, garbage = page.garbage
+            var items = transform.map { page.items.map($0) } ?? page.items, undecodable = page.undecodable, garbage = page.garbage
             do {
                 while let next = page.metadata.continue, !next.isEmpty {
                     var more = opts
                     more.continueToken = next
                     more.resourceVersion = nil
                     page = try await list(resource, namespace: namespace, options: more)
-                    items += page.items
+                    items += transform.map { page.items.map($0) } ?? page.items
                     undecodable += page.undecodable
                     garbage += page.garbage
                 }

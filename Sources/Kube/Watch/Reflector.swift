@@ -40,6 +40,9 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
     var startResourceVersion: String?
     var pageSize: Int
     let logger: Logger
+    /// What a cache keeps of each object (client-go's transform): applied to
+    /// every listed page and watched object before anyone sees it.
+    public let transform: (@Sendable (T) -> T)?
 
     /// By default each watch asks the server to end it within a minute (the
     /// server sends a bookmark just before), and a connection silent for 60 s
@@ -51,7 +54,8 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
     public init(client: KubeClient, resource: Resource, namespace: String? = nil, labelSelector: String? = nil,
                 fieldSelector: String? = nil, watchTimeout: ClosedRange<Int> = 45...55, idleTimeout: Duration? = .seconds(60),
                 resourceVersion: String? = nil,
-                pageSize: Int = 500, logger: Logger = Logger(label: "aviary.reflector")) {
+                pageSize: Int = 500, transform: (@Sendable (T) -> T)? = nil, logger: Logger = Logger(label: "aviary.reflector")) {
+        self.transform = transform
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -99,7 +103,8 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
                     do {
                         let list: ObjectList<T> = try await r.client.listAll(
                             r.resource, namespace: r.namespace,
-                            options: ListOptions(labelSelector: r.labelSelector, fieldSelector: r.fieldSelector, limit: r.pageSize))
+                            options: ListOptions(labelSelector: r.labelSelector, fieldSelector: r.fieldSelector, limit: r.pageSize),
+                            transform: r.transform)
                         // Without a version a watch would replay everything as ADDED: list again instead.
                         guard let rv = list.metadata.resourceVersion, !rv.isEmpty else {
                             throw KubeError.decoding("\(r.resource) list has no resourceVersion")
@@ -145,13 +150,13 @@ public struct Reflector<T: KubeObject & Decodable>: AsyncSequence, Sendable {
                             resourceVersion = rv
                         case .added(let o):
                             resourceVersion = o.metadata.resourceVersion ?? resourceVersion
-                            return .added(o)
+                            return .added(r.transform?(o) ?? o)
                         case .modified(let o):
                             resourceVersion = o.metadata.resourceVersion ?? resourceVersion
-                            return .modified(o)
+                            return .modified(r.transform?(o) ?? o)
                         case .deleted(let o):
                             resourceVersion = o.metadata.resourceVersion ?? resourceVersion
-                            return .deleted(o)
+                            return .deleted(r.transform?(o) ?? o)
                         case .undecodable(let u, let deleted):
                             resourceVersion = u.metadata.resourceVersion ?? resourceVersion
                             return .undecodable(u, deleted: deleted)

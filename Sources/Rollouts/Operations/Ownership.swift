@@ -72,6 +72,15 @@ public enum Ownership {
         return out
     }
 
+    /// Whether `template` is this ReplicaSet's user template (see
+    /// `userTemplate`), also when the cache keeps a cut-down template:
+    /// then the metadata is compared whole and the pod spec by its digest.
+    public static func hasUserTemplate(_ rs: ReplicaSet, _ template: JSONValue, for rollout: Rollout) -> Bool {
+        guard let user = userTemplate(of: rs, for: rollout) else { return false }
+        guard let digest = rs.cachedSpecDigest else { return user == template }
+        return user["metadata"] == template["metadata"] && PodTemplateHash.digest(template["spec"] ?? .null) == digest
+    }
+
     /// The first ownerReference marked controller (the API server allows one).
     static func controller(of meta: ObjectMeta) -> OwnerReference? {
         meta.ownerReferences?.first { $0.controller == true }

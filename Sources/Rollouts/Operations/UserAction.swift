@@ -75,7 +75,10 @@ public enum UserAction: Sendable, Hashable {
             return Revisions(of: rollout, among: replicaSets).undoTarget(toRevision: n).flatMap { rs in
                 // The ReplicaSet's template without the hash label the controller
                 // added: the planner knows it again as that ReplicaSet's.
-                guard let template = Ownership.userTemplate(of: rs, for: rollout) else { return .failure(.noTemplate(revision: rs.revision ?? 0)) }
+                // Never from a cache's cut-down template: that would replace the pod spec with a sketch of it.
+                guard rs.cachedSpecDigest == nil, let template = Ownership.userTemplate(of: rs, for: rollout) else {
+                    return .failure(.noTemplate(revision: rs.revision ?? 0))
+                }
                 // A JSON patch replace, not a merge: fields the old template lacks must go.
                 return .success(ActionPatches([.replace(path: "/spec/template", value: template)], revision: rs.revision ?? 0,
                                               configSnapshots: ConfigTracking.snapshots(of: rs)))

@@ -46,7 +46,7 @@ extension Reconcile {
         let digest = template.map(PodTemplateHash.digest)
         let collisions = status.collisionCount ?? 0
         let made = owned.first { digest != nil && $0.templateDigest == digest }
-            ?? owned.first { template != nil && Ownership.userTemplate(of: $0, for: rollout) == template }
+            ?? template.flatMap { t in owned.first { Ownership.hasUserTemplate($0, t, for: rollout) } }
         let hash = made?.podTemplateHash ?? template.map { PodTemplateHash.compute($0, collisionCount: collisions) }
         countReplicas(currentHash: hash)
 

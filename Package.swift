@@ -56,11 +56,13 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // glibc's allocator knobs (mallopt, malloc_trim), which Swift's Glibc module does not export.
+        .target(name: "CAllocator"),
         // Running as a service: leader election, health and metrics endpoints, JSON logs, graceful shutdown.
         .target(
             name: "Runtime",
             dependencies: [
-                "Controller", "Kube",
+                "Controller", "Kube", "CAllocator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -98,6 +98,7 @@ struct ControllerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MemoryTuning.limitArenas(environment: ProcessInfo.processInfo.environment)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
@@ -136,6 +137,7 @@ struct ControllerCommand: AsyncParsableCommand {
                 .init(service: Endpoint.metrics(address: try .init(parsing: metricsAddr), registry: registry, controller: controller, logger: logger)),
                 .init(service: SideEffectsService(controller: controller, logger: logger)),  // before the controller: stops after it, flushing events
                 .init(service: ControllerService(controller: controller, elector: elector, logger: logger)),
+                .init(service: MemoryTrimService()),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))

@@ -85,17 +85,23 @@ import Testing
         }
     }
 
-    /// The CI failure: stable had been scaled down at a step and back up by
-    /// the abort; its status, older than its spec, still counted the deleted
-    /// pods, and the canary went to 0 against them. Until the status catches
-    /// up, only ready pods in the cache count.
-    @Test func anAbortKeepsTheCanaryWhileStablesStatusPredatesItsSpec() {
+    /// web:2 on its way in, at the example's 30 % step: 3 canary pods, 7 stable.
+    func atThirtyPercent() -> World {
         var w = deployed()
         w.setImage("web:2")
         w.settle()
         w.advance(5)
         w.settle()
         #expect((w.size("web:2"), w.size("web:1")) == (3, 7))
+        return w
+    }
+
+    /// The CI failure: stable had been scaled down at a step and back up by
+    /// the abort; its status, older than its spec, still counted the deleted
+    /// pods, and the canary went to 0 against them. Until the status catches
+    /// up, only ready pods in the cache count.
+    @Test func anAbortKeepsTheCanaryWhileStablesStatusPredatesItsSpec() {
+        var w = atThirtyPercent()
         w.rollout.status?.abort = true
         _ = w.reconcile()
         #expect(w.size("web:1") == 10)
@@ -111,12 +117,7 @@ import Testing
     }
 
     @Test func abortRestoresStableAndScalesTheCanaryDownAfterTheDelay() {
-        var w = deployed()
-        w.setImage("web:2")
-        w.settle()
-        w.advance(5)
-        w.settle()
-        #expect((w.size("web:2"), w.size("web:1")) == (3, 7))
+        var w = atThirtyPercent()
         w.rollout.status?.abort = true
         w.settle()
         #expect(w.status.phase == .Degraded)

@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// Measured against 10,000 Rollouts (README, Benchmarks → Scale): with
 /// glibc's default of up to eight arenas per core the controller's memory
 /// was spread over six arenas, each keeping its own freed pages; two arenas
-/// took the steady RSS from 274 to 256 MiB, and giving freed pages back
+/// took the steady RSS from 268 to 250 MiB, and giving freed pages back
 /// (`malloc_trim`) took a further 20 MiB. Both are what Go and JVM services
 /// on glibc are commonly told to do (`MALLOC_ARENA_MAX=2`).
 public enum MemoryTuning {

@@ -32,10 +32,14 @@ public struct MemoryTrimService: Service {
 
     public init(interval: Duration = .seconds(60)) { self.interval = interval }
 
+    /// Ends on the group's graceful shutdown (SIGTERM): a service that kept
+    /// sleeping would hold the process up, and the Lease hand-over with it.
     public func run() async throws {
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: interval) } catch { return }
-            MemoryTuning.trim()
+        await cancelWhenGracefulShutdown { [interval] in
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: interval) } catch { return }
+                MemoryTuning.trim()
+            }
         }
     }
 }

@@ -85,6 +85,16 @@ import Testing
             logger: quiet))
     }
 
+    /// A service that only sleeps must still end on SIGTERM: the trim service once kept the controller
+    /// (and its Lease) alive after SIGTERM, which the leader hand-over e2e test caught.
+    @Test func theMemoryTrimServiceEndsOnGracefulShutdown() async throws {
+        let group = ServiceGroup(configuration: .init(services: [.init(service: MemoryTrimService(interval: .seconds(3600)))], logger: Self.quiet))
+        let running = Task { try await group.run() }
+        try await Task.sleep(for: .milliseconds(50))
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
     @Test func gracefulShutdownDeliversWhatIsQueuedBeforeReturning() async throws {
         let effects = SideEffects(capacity: 100, concurrency: 2)
         let sink = SlowSink(delay: .milliseconds(30))

@@ -187,7 +187,8 @@ import Testing
                 }
                 #expect(try await TestCluster.kubectl("-n", other, "get", kind, asTracking).contains(source))
                 _ = try await TestCluster.kubectl("-n", other, "get", kind, source, "-o", "name", asTracking)
-                let watched = try await TestCluster.kubectl("get", "--raw", "/api/v1/namespaces/\(other)/\(kind)s?watch=1&timeoutSeconds=1", asTracking)
+                // Allowed to watch (a refusal throws); 5 s, as a loaded server may end a 1 s watch before its first event.
+                let watched = try await TestCluster.kubectl("get", "--raw", "/api/v1/namespaces/\(other)/\(kind)s?watch=1&timeoutSeconds=5", asTracking)
                 #expect(watched.contains("\"ADDED\""))
                 _ = try await TestCluster.kubectl("create", "-f", snapshotFile, asTracking)
                 let ownerReferences: JSONValue = ["metadata": ["ownerReferences": [[

@@ -163,7 +163,7 @@ import Testing
             try await h.create(Rollout.resource, h.rollout("r-\(name)", steps: steps ?? [["setWeight": 50]], spec: spec))
         }
         for (name, _, _, message) in cases {
-            try await eventually("r-\(name) to say InvalidSpec", timeout: .seconds(20)) { try await h.invalidSpecMessage("r-\(name)") == message }
+            try await eventually("r-\(name) to say InvalidSpec", timeout: .seconds(60)) { try await h.invalidSpecMessage("r-\(name)") == message }
             #expect(try await h.get(Rollout.resource, "r-\(name)")["status"]?["phase"] == "Degraded")
         }
         let rs: ObjectList<ReplicaSet> = try await h.client.list(.replicaSets, namespace: h.bad)
@@ -179,7 +179,7 @@ import Testing
             "pauseConditions": [["reason": "Lunch", "startTime": "noon"]], "conditions": [["type": "Hungry", "status": "Maybe"]],
         ]
         try await h.plantInEtcd(Rollout.resource, "r-status") { $0.overlaid(with: ["status": hostile]) }
-        try await eventually("r-status repaired", timeout: .seconds(20)) {
+        try await eventually("r-status repaired", timeout: .seconds(60)) {
             let s = try await h.get(Rollout.resource, "r-status")["status"]
             return s?["phase"] == "Healthy" && s?["pauseConditions"] == nil && s?["abortedAt"] == nil
         }
@@ -192,7 +192,7 @@ import Testing
         h.controller.kill()
         h.controller = try Harness.controller(shard: h.shard, metricsPort: h.metricsPort)
         try await h.stillServes(after: "an unreadable status and a restart")
-        try await eventually("r-status repaired after the restart", timeout: .seconds(20)) {
+        try await eventually("r-status repaired after the restart", timeout: .seconds(60)) {
             try await h.get(Rollout.resource, "r-status")["status"]?["phase"] == "Healthy"
         }
     }
@@ -201,7 +201,7 @@ import Testing
         // A spec field of the wrong type, as a schema-less install or an older version leaves it.
         try await h.create(Rollout.resource, h.rollout("r-undecodable"))
         try await h.plantInEtcd(Rollout.resource, "r-undecodable") { $0.setting(["spec", "replicas"], to: "many") }
-        try await eventually("r-undecodable named as unreadable", timeout: .seconds(20)) {
+        try await eventually("r-undecodable named as unreadable", timeout: .seconds(60)) {
             try await h.events(of: "r-undecodable").contains {
                 $0.reason == "InvalidSpec" && $0.message == "InvalidSpec: the Rollout cannot be read: spec.replicas: expected an integer, found a string"
             }
@@ -212,7 +212,7 @@ import Testing
         let text = String(decoding: try JSONEncoder().encode(shallow), as: UTF8.self)
             .replacingOccurrences(of: "\"DEEP\"", with: String(repeating: "[", count: 600) + String(repeating: "]", count: 600))
         _ = try await h.client.send("POST", Rollout.resource.path(namespace: h.bad), body: Data(text.utf8), contentType: "application/json")
-        try await eventually("r-deep named as unreadable", timeout: .seconds(20)) {
+        try await eventually("r-deep named as unreadable", timeout: .seconds(60)) {
             try await h.events(of: "r-deep").contains { $0.reason == "InvalidSpec" && $0.message.contains("levels deep; aviary reads at most 512") }
         }
         try await h.stillServes(after: "unreadable and deeply nested specs")
@@ -236,7 +236,7 @@ import Testing
             "t-chain": "AnalysisTemplate \"t-chain\": metric \"m\": successCondition: column ",
         ]
         for (name, message) in expected {
-            try await eventually("r-\(name) to name the condition", timeout: .seconds(20)) {
+            try await eventually("r-\(name) to name the condition", timeout: .seconds(60)) {
                 try await h.invalidSpecMessage("r-\(name)")?.contains(message) == true
             }
         }

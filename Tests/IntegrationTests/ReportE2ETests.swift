@@ -84,7 +84,7 @@ import Testing
         defer { s.controller.kill() }
         let p = s.probe
         try await release(p, image: "registry.example/web:2.0", template: "broken")
-        try await p.wait("2.0 aborted by its analysis", timeout: .seconds(30)) { $0.status?.abort == true && $0.status?.phase == .Degraded }
+        try await p.wait("2.0 aborted by its analysis", timeout: .seconds(90)) { $0.status?.abort == true && $0.status?.phase == .Degraded }
         try await eventually("the canary scaled away") { try await p.sizes()["registry.example/web:2.0"]?.desired ?? 0 == 0 }
         // Prometheus' samples of the window: vector(…) answers at every step up to now.
         try await Task.sleep(for: .seconds(2))
@@ -149,7 +149,7 @@ import Testing
 
         let first = try await p.rollout().status?.stableRS
         try await release(p, image: "registry.example/web:2.0", template: "fine")
-        try await p.wait("2.0 promoted through analysis", timeout: .seconds(30)) {
+        try await p.wait("2.0 promoted through analysis", timeout: .seconds(90)) {
             $0.status?.phase == .Healthy && $0.status?.stableRS != first && $0.status?.stableRS == $0.status?.currentPodHash
         }
         try await Task.sleep(for: .seconds(2))

@@ -21,6 +21,12 @@ struct ScaleBench: AsyncParsableCommand {
     @Option(help: "Updates per second during the churn.") var churnRate = 20
     @Option(help: "Then this many controllers with --instance-id, each taking its share of the Rollouts (0 or 1: none).") var shards = 0
 
+    /// A count read from /metrics (a Double in the text format), never trapping on NaN or a huge value.
+    static func count(_ value: Double) -> Int {
+        guard value.isFinite else { return 0 }
+        return Int(min(max(value, 0), 1e15))
+    }
+
     func run() async throws {
         let benchStart = ContinuousClock.now
         let client = KubeClient(access: try KubeConfig.load(explicitPath: kubeconfig).access(), qps: 0, burst: 0)
@@ -167,7 +173,7 @@ struct ScaleBench: AsyncParsableCommand {
         let maxDepth = Mutex(0)
         let sampler = Task {
             while !Task.isCancelled {
-                if let d = try? await c.gauge("aviary_workqueue_depth{name=\"rollouts\"}") { maxDepth.withLock { $0 = max($0, Int(d)) } }
+                if let d = try? await c.gauge("aviary_workqueue_depth{name=\"rollouts\"}") { maxDepth.withLock { $0 = max($0, Self.count(d)) } }
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -192,9 +198,9 @@ struct ScaleBench: AsyncParsableCommand {
         let errors = try await c.counter("aviary_rollout_reconcile_errors_total") - errorsBefore
         let missing = pending.withLock { $0.count }
         if missing > 0 { say("churn: \(missing) changes saw no new ReplicaSet within 2 minutes") }
-        guard !sorted.isEmpty else { return ChurnFigures(updates: total, p50: .nan, p99: .nan, maxDepth: maxDepth.withLock { $0 }, errors: Int(errors)) }
+        guard !sorted.isEmpty else { return ChurnFigures(updates: total, p50: .nan, p99: .nan, maxDepth: maxDepth.withLock { $0 }, errors: Self.count(errors)) }
         return ChurnFigures(updates: total, p50: sorted[sorted.count / 2], p99: sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))],
-                            maxDepth: maxDepth.withLock { $0 }, errors: Int(errors))
+                            maxDepth: maxDepth.withLock { $0 }, errors: Self.count(errors))
     }
 
     static func rollout(_ i: Int, image: String) -> JSONValue {

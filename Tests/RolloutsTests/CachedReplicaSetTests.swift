@@ -64,6 +64,24 @@ import Testing
         #expect(!Ownership.hasUserTemplate(cached, relabelled, for: rollout))
     }
 
+    /// Whatever shape a user (or a hostile edit) gives the template, compacting never traps and keeps no junk.
+    @Test func oddShapesAreCutDownWithoutTrouble() {
+        let shapes: [JSONValue] = [
+            ["spec": "not an object"],
+            ["spec": ["containers": "not a list", "volumes": [1, "x", .null]]],
+            ["spec": ["containers": [1, "x", ["name": 3, "env": "none", "envFrom": [["configMapRef": "x"]]]], "initContainers": [[:]]]],
+            ["metadata": "odd", "spec": ["volumes": [["projected": ["sources": "none"]], ["configMap": 7]]]],
+            "not even an object",
+        ]
+        for template in shapes {
+            var rs = Self.replicaSet()
+            rs.spec.template = template
+            let cached = CachedReplicaSet.compact(rs)
+            _ = ConfigReferences.find(in: cached.spec.template)
+            #expect(cached.spec.template?["spec"]?["containers"]?.arrayValue?.allSatisfy { $0["env"] == nil || $0["env"]?.arrayValue != nil } ?? true)
+        }
+    }
+
     @Test func anUndoNeverCopiesACutDownTemplate() {
         var rs = CachedReplicaSet.compact(Self.replicaSet())
         rs.metadata.annotations = [revisionAnnotation: "1"]

@@ -75,10 +75,13 @@ public enum Ownership {
     /// Whether `template` is this ReplicaSet's user template (see
     /// `userTemplate`), also when the cache keeps a cut-down template:
     /// then the metadata is compared whole and the pod spec by its digest.
-    public static func hasUserTemplate(_ rs: ReplicaSet, _ template: JSONValue, for rollout: Rollout) -> Bool {
+    /// - Parameter specDigest: `PodTemplateHash.digest` of `template["spec"]`, worked out once by a
+    ///   caller that asks about several ReplicaSets (nil: worked out here when needed).
+    public static func hasUserTemplate(_ rs: ReplicaSet, _ template: JSONValue, specDigest: String? = nil, for rollout: Rollout) -> Bool {
         guard let user = userTemplate(of: rs, for: rollout) else { return false }
         guard let digest = rs.cachedSpecDigest else { return user == template }
-        return user["metadata"] == template["metadata"] && PodTemplateHash.digest(template["spec"] ?? .null) == digest
+        return user["metadata"] == template["metadata"]
+            && (specDigest ?? PodTemplateHash.digest(template["spec"] ?? .null)) == digest
     }
 
     /// The first ownerReference marked controller (the API server allows one).

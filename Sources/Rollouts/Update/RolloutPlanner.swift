@@ -46,7 +46,10 @@ extension Reconcile {
         let digest = template.map(PodTemplateHash.digest)
         let collisions = status.collisionCount ?? 0
         let made = owned.first { digest != nil && $0.templateDigest == digest }
-            ?? template.flatMap { t in owned.first { Ownership.hasUserTemplate($0, t, for: rollout) } }
+            ?? template.flatMap { t in
+                let specDigest = PodTemplateHash.digest(t["spec"] ?? .null)  // once, not per ReplicaSet
+                return owned.first { Ownership.hasUserTemplate($0, t, specDigest: specDigest, for: rollout) }
+            }
         let hash = made?.podTemplateHash ?? template.map { PodTemplateHash.compute($0, collisionCount: collisions) }
         countReplicas(currentHash: hash)
 

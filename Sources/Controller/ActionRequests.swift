@@ -28,7 +28,7 @@ extension Executor {
         case .deleteReplicaSet(let name):
             return [WriteRequest(.delete(propagation: .Background), .replicaSets, namespace: ns, name: name, tolerated: .notFound)]
         case .deletePod(let name):
-            return [WriteRequest(.delete(propagation: nil), .pods, namespace: ns, name: name, tolerated: .notFound)]
+            return [WriteRequest(.delete(propagation: nil), .pods, namespace: ns, name: name, tolerated: .notFound, answer: .deletedPod)]
         case .setPodMetadata(let rsName, let podNames, let labels, let annotations):
             // The template first (new pods get it), then each existing pod in place; a pod gone meanwhile is fine.
             let meta: JSONValue = ["labels": nullable(labels), "annotations": nullable(annotations)]

@@ -33,12 +33,15 @@ public struct Executor: Sendable {
         public var service: @Sendable (Service) -> Void
         public var rollout: @Sendable (Rollout) -> Void
         public var analysisRun: @Sendable (AnalysisRun) -> Void
+        /// A pod as the API answered its delete: still there, deleting, or already gone.
+        public var deletedPod: @Sendable (Pod) -> Void
         public var route: @Sendable (RouteKind, RouteObject) -> Void
         /// A snapshot as the API answered it (the body, decoded by the cache of its kind).
         public var config: @Sendable (ConfigKind, Data) -> Void
 
         public init(replicaSet: @escaping @Sendable (ReplicaSet) -> Void, service: @escaping @Sendable (Service) -> Void,
                     rollout: @escaping @Sendable (Rollout) -> Void, analysisRun: @escaping @Sendable (AnalysisRun) -> Void,
+                    deletedPod: @escaping @Sendable (Pod) -> Void = { _ in },
                     route: @escaping @Sendable (RouteKind, RouteObject) -> Void = { _, _ in },
                     config: @escaping @Sendable (ConfigKind, Data) -> Void = { _, _ in }) {
             self.config = config
@@ -46,6 +49,7 @@ public struct Executor: Sendable {
             self.service = service
             self.rollout = rollout
             self.analysisRun = analysisRun
+            self.deletedPod = deletedPod
             self.route = route
         }
     }
@@ -98,6 +102,7 @@ public struct Executor: Sendable {
         case .service?: caches.service(try decoded(Service.self))
         case .rollout?: caches.rollout(try decoded(Rollout.self))
         case .analysisRun?: caches.analysisRun(try decoded(AnalysisRun.self))
+        case .deletedPod?: caches.deletedPod(try decoded(Pod.self))
         case .route(let kind)?: caches.route(kind, try decoded(RouteObject.self))
         case .config(let kind)?: caches.config(kind, response.body)
         case nil: break

@@ -130,6 +130,19 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
         }
     }
 
+    /// Drops an object the controller just deleted (the API answered with its
+    /// last state), tombstoned at that version so a late event cannot bring it
+    /// back. No change handler runs: the watch will report the deletion.
+    public func forget(_ deleted: T) {
+        let k = Self.key(deleted)
+        cache.withLock { s in
+            guard let old = s.objects.removeValue(forKey: k) else { return }
+            if let indexKeys { for i in indexKeys(old) { s.index[i]?.remove(k) } }
+            if s.tombstones.count > 10_000 { s.tombstones = [:] }
+            s.tombstones[k] = max(Int(deleted.metadata.resourceVersion ?? "") ?? 0, Int(old.metadata.resourceVersion ?? "") ?? 0)
+        }
+    }
+
     /// A (re)list: the whole set as of `version`. An object missing from it was
     /// deleted while no watch was looking (client-go's "deleted, final state
     /// unknown"): its handler is told with the last version cached, and it is
@@ -163,6 +176,8 @@ public final class Informer<T: KubeObject & Decodable>: Sendable {
         let k = Self.key(o)
         let (old, applied): (T?, Bool) = cache.withLock { s in
             let old = s.objects[k]
+            // An event older than a deletion we already know of (our own delete's answer) is history.
+            if let gone = s.tombstones[k], let b = Int(o.metadata.resourceVersion ?? ""), b <= gone { return (old, false) }
             // Our own write may already be here, newer than this event: keep it.
             if let old, let a = Int(old.metadata.resourceVersion ?? ""), let b = Int(o.metadata.resourceVersion ?? ""), a > b {
                 return (old, false)

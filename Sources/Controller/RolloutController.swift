@@ -96,6 +96,10 @@ public final class RolloutController: Sendable {
     var caches: Executor.Caches {
         Executor.Caches(replicaSet: { [replicaSets] in replicaSets.store($0) }, service: { [services] in services.store($0) },
                         rollout: { [rollouts] in rollouts.store($0) }, analysisRun: { [analysisRuns] in analysisRuns.store($0) },
+                        deletedPod: { [pods] in
+                            // Graceful: the answer says "deleting". At once: the answer is the last state, and the pod is gone.
+                            if $0.metadata.deletionTimestamp != nil { pods.store($0) } else { pods.forget($0) }
+                        },
                         route: { [routes] in routes.store($0, $1) },
                         config: { [configMaps, secrets] kind, body in
                             switch kind {

@@ -31,6 +31,9 @@ public struct WriteRequest: Sendable, Equatable {
     /// reconcile sees this write even before the watch reports it.
     public enum Answer: Sendable, Equatable {
         case replicaSet, service, rollout, analysisRun
+        /// A pod just deleted: it leaves the cache (or is kept as deleting), so
+        /// the next reconcile does not delete it again before the watch says so.
+        case deletedPod
         /// A route object of this kind (kept whole).
         case route(RouteKind)
         /// A configuration snapshot (a ConfigMap or Secret, kept as its digest).

@@ -63,7 +63,8 @@ import Testing
 
     @Test func deletePodUsesTheServerDefaultAndToleratesNotFound() throws {
         let r = try Self.requests(.deletePod(name: "web-abc-x1"))
-        #expect(r == [WriteRequest(.delete(propagation: nil), .pods, namespace: Self.ns, name: "web-abc-x1", tolerated: .notFound)])
+        #expect(r == [WriteRequest(.delete(propagation: nil), .pods, namespace: Self.ns, name: "web-abc-x1", tolerated: .notFound,
+                                   answer: .deletedPod)])
         #expect(r.first?.path == "/api/v1/namespaces/shop/pods/web-abc-x1")
         #expect(r.first?.method == "DELETE")
     }

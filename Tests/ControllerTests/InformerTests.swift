@@ -56,6 +56,27 @@ import Testing
         #expect(f.changes().isEmpty)
     }
 
+    /// A pod the controller deleted at once leaves the cache with the API's
+    /// answer; the watch's older events (sent before the delete) do not bring
+    /// it back, and a new object of the same name (a higher version) does come in.
+    @Test func anObjectWeDeletedStaysGoneUntilTheWatchSaysOtherwise() {
+        let f = Fixture()
+        f.informer.apply(.added(Self.rs("a", rv: 1)))
+        _ = f.changes()
+        f.informer.forget(Self.rs("a", rv: 3))
+        #expect(f.informer.get(Self.key("a")) == nil)
+        #expect(f.changes().isEmpty, "the watch reports the deletion itself")
+        f.informer.apply(.modified(Self.rs("a", rv: 2)))
+        #expect(f.informer.get(Self.key("a")) == nil, "an event from before the delete")
+        f.informer.store(Self.rs("a", rv: 3))
+        #expect(f.informer.get(Self.key("a")) == nil)
+        f.informer.apply(.added(Self.rs("a", rv: 9)))
+        #expect(f.informer.get(Self.key("a"))?.metadata.resourceVersion == "9")
+        // Forgetting what is not cached changes nothing.
+        f.informer.forget(Self.rs("zzz", rv: 4))
+        #expect(f.informer.count == 1)
+    }
+
     @Test func ourOwnWriteIsKeptOverAnOlderWatchEvent() {
         let f = Fixture()
         f.informer.apply(.added(Self.rs("a", rv: 1)))

@@ -161,7 +161,10 @@ import Testing
         let pods: ObjectList<Pod> = try await s.client.list(.pods, namespace: s.ns)
         #expect(pods.items.count == 4)
         #expect(pods.items.allSatisfy { ($0.metadata.creationTimestamp ?? at) >= at })
-        #expect(try await p.events().filter { $0.reason == "RestartingPod" }.count == 4)
+        // Events go out after the reconcile that planned them: the last may trail the status.
+        try await eventually("four RestartingPod events") { try await p.events().filter { $0.reason == "RestartingPod" }.count >= 4 }
+        let restarting = try await p.events().filter { $0.reason == "RestartingPod" }.map(\.message)
+        #expect(restarting.count == 4, "one RestartingPod event per pod: \(restarting)")
         // A restart takes one pod at a time out of service even with maxUnavailable 0
         // (as the incumbent's does), so the availability sampler is not judged here.
         _ = await s.sampler.stop()

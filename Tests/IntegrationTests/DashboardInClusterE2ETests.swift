@@ -42,9 +42,10 @@ import TestSupport
     @Test func eachViewerSeesOnlyWhatTheirRBACAllows() async throws {
         let admin = try TestCluster.client()
         try await TestCluster.installCRDs()
-        // deploy/dashboard's ClusterRoles, as written.
+        // deploy/dashboard's ClusterRoles, as written. Under the install lock: a server dry-run of the same
+        // kustomization elsewhere would otherwise see "not found", then "already exists" when it creates.
         for file in ["deploy/dashboard/read-only/clusterrole.yaml", "deploy/dashboard/with-actions/clusterrole.yaml"] {
-            _ = try await TestCluster.kubectl("apply", "-f", TestCluster.repoRoot + "/" + file)
+            _ = try await InstallLock.shared.run { try await TestCluster.kubectl("apply", "-f", TestCluster.repoRoot + "/" + file) }
         }
         let a = try await TestCluster.namespace("dash-a", client: admin)
         let b = try await TestCluster.namespace("dash-b", client: admin)

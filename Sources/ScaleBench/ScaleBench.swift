@@ -22,6 +22,13 @@ struct ScaleBench: AsyncParsableCommand {
     @Option(help: "Then this many controllers with --instance-id, each taking its share of the Rollouts (0 or 1: none).") var shards = 0
 
     /// A count read from /metrics (a Double in the text format), never trapping on NaN or a huge value.
+    /// p50 and p99 of a sample (NaN when empty).
+    static func percentiles(_ values: [Double]) -> (Double, Double) {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return (.nan, .nan) }
+        return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])
+    }
+
     static func count(_ value: Double) -> Int {
         guard value.isFinite else { return 0 }
         return Int(min(max(value, 0), 1e15))
@@ -65,9 +72,15 @@ struct ScaleBench: AsyncParsableCommand {
         say(String(format: "restart: caches synced %.2f s, all %d reconciled %.2f s", sync, rollouts, full))
 
         // 4. Spec change → canary ReplicaSet, for `updates` Rollouts at once.
-        let latencies = try await changeLatency(client, ns)
-        let sorted = latencies.sorted()
-        let p50 = sorted[sorted.count / 2], p99 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]
+        let windowStart = TimerWindow.Scrape(try await c.metrics())
+        let (cpuStart, machineStart, clockStart) = (c.cpuSeconds(), MachineCPU.read(), ContinuousClock.now)
+        let (latencies, committed, patchTimes) = try await changeLatency(client, ns)
+        let window = TimerWindow(before: windowStart, after: TimerWindow.Scrape(try await c.metrics()))
+        let windowSeconds = seconds(ContinuousClock.now - clockStart)
+        let controllerShare = (c.cpuSeconds() - cpuStart) / max(windowSeconds, 0.001) * 100
+        let machineBusy = MachineCPU.read().busy(since: machineStart) * 100
+        let (p50, p99) = Self.percentiles(latencies), (committedP50, committedP99) = Self.percentiles(committed)
+        let (patchP50, patchP99) = Self.percentiles(patchTimes)
         say(String(format: "spec change → canary ReplicaSet (%d at once): p50 %.0f ms, p99 %.0f ms", updates, p50 * 1000, p99 * 1000))
         _ = try await waitAll(client, ns, "the updated ones settled") { $0.status?.phase == .Healthy && $0.status?.stableRS == $0.status?.currentPodHash }
 
@@ -124,6 +137,11 @@ struct ScaleBench: AsyncParsableCommand {
         print(String(format: "  first full reconcile           %8.2f s", full))
         print(String(format: "  first deploy of all            %8.1f s  (the cluster creating and readying %d pods)", firstFull, rollouts))
         print(String(format: "  spec change → canary RS        p50 %.0f ms, p99 %.0f ms  (%d Rollouts at once)", p50 * 1000, p99 * 1000, updates))
+        print(String(format: "    the benchmark's own PATCH    p50 %.0f ms, p99 %.0f ms  (inside the figure above)", patchP50 * 1000, patchP99 * 1000))
+        print(String(format: "    PATCH answered → canary RS   p50 %.0f ms, p99 %.0f ms  (from the change committed)", committedP50 * 1000, committedP99 * 1000))
+        print(String(format: "    over those %.1f s: the machine %.0f %% busy (all cores), the controller %.0f %% of one core", windowSeconds, machineBusy, controllerShare))
+        print("    the controller's timers over those updates:")
+        for line in window.report() { print(line) }
         print(String(format: "  API requests per canary step   %8.1f", perStep))
         print(String(format: "  idle over %d s                  %d writes, %.2f %% CPU", idle, idleWrites, cpu))
         if let f = churnFigures {
@@ -223,29 +241,40 @@ struct ScaleBench: AsyncParsableCommand {
     }
 
     /// Patches `updates` Rollouts at once and times each until its new ReplicaSet appears in a watch.
-    func changeLatency(_ client: KubeClient, _ ns: String) async throws -> [Double] {
+    /// Per Rollout: PATCH sent → its canary ReplicaSet seen on a watch; and the PATCH's own round trip.
+    /// (The change exists once its PATCH is answered: the second list starts there, without the benchmark's own write.)
+    func changeLatency(_ client: KubeClient, _ ns: String) async throws -> (latencies: [Double], committed: [Double], patches: [Double]) {
         let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(limit: 1))
         let stream: WatchStream<ReplicaSet> = try await client.watch(.replicaSets, namespace: ns,
                                                                       options: WatchOptions(resourceVersion: list.metadata.resourceVersion))
-        let patchedAt = Mutex<[String: ContinuousClock.Instant]>([:])
-        let seen = Task { () -> [Double] in
-            var out: [String: Double] = [:]
+        let patchedAt = Mutex<[String: ContinuousClock.Instant]>([:]), answeredAt = Mutex<[String: ContinuousClock.Instant]>([:])
+        let seen = Task { () -> [String: ContinuousClock.Instant] in
+            var out: [String: ContinuousClock.Instant] = [:]
             for try await event in stream {
                 guard case .added(let rs) = event, let owner = rs.metadata.ownerReferences?.first?.name,
                       case .array(let containers)? = rs.spec.template?["spec"]?["containers"],
                       containers.first?["image"] == "registry.example/app:3" else { continue }
-                if out[owner] == nil, let t = patchedAt.withLock({ $0[owner] }) { out[owner] = seconds(ContinuousClock.now - t) }
+                if out[owner] == nil, patchedAt.withLock({ $0[owner] }) != nil { out[owner] = ContinuousClock.now }
                 if out.count == updates { break }
             }
-            return Array(out.values)
+            return out
         }
         defer { seen.cancel() }
+        let patches = Mutex<[Double]>([])
         try await forEach(updates) { i in
-            patchedAt.withLock { $0["app-\(i)"] = ContinuousClock.now }
+            let sent = ContinuousClock.now
+            patchedAt.withLock { $0["app-\(i)"] = sent }
             try await Self.setImage(client, ns, i, "registry.example/app:3")
+            let answered = ContinuousClock.now
+            answeredAt.withLock { $0["app-\(i)"] = answered }
+            patches.withLock { $0.append(seconds(answered - sent)) }
         }
         // Cancelled (by the defer) only if the watch ends early; the watcher stops itself at `updates`.
-        return try await seen.value
+        let created = try await seen.value
+        let sent = patchedAt.withLock { $0 }, answered = answeredAt.withLock { $0 }
+        return (created.compactMap { name, at in sent[name].map { seconds(at - $0) } },
+                created.compactMap { name, at in answered[name].map { max(0, seconds(at - $0)) } },
+                patches.withLock { $0 })
     }
 
     func waitAll(_ client: KubeClient, _ ns: String, _ what: String, controller c: Controller? = nil, _ done: (Rollout) -> Bool) async throws -> Double {
@@ -372,5 +401,26 @@ struct Controller {
             return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
         }
         return 0
+    }
+}
+
+/// The whole machine's CPU time from /proc/stat: how busy every core was over a window.
+struct MachineCPU {
+    var busy = 0.0, total = 0.0
+
+    static func read() -> MachineCPU {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ") else { return MachineCPU() }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        // user nice system idle iowait irq softirq steal: idle and iowait are the idle ones.
+        guard ticks.count >= 5 else { return MachineCPU() }
+        let total = ticks.prefix(8).reduce(0, +)
+        return MachineCPU(busy: total - ticks[3] - ticks[4], total: total)
+    }
+
+    /// The busy fraction between `earlier` and now (0 when nothing could be read).
+    func busy(since earlier: MachineCPU) -> Double {
+        let total = self.total - earlier.total
+        return total > 0 ? (busy - earlier.busy) / total : 0
     }
 }

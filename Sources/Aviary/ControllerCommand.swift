@@ -29,7 +29,7 @@ struct ControllerCommand: AsyncParsableCommand {
     var instanceId = env["AVIARY_INSTANCE_ID"] ?? ""
 
     @Option(help: "Rollouts reconciled at once. Env: AVIARY_WORKERS.")
-    var workers = Int(env["AVIARY_WORKERS"] ?? "") ?? 10
+    var workers = Int(env["AVIARY_WORKERS"] ?? "") ?? 50
 
     @Option(help: "AnalysisRuns reconciled at once (apart from Rollouts). Env: AVIARY_ANALYSIS_WORKERS.")
     var analysisWorkers = Int(env["AVIARY_ANALYSIS_WORKERS"] ?? "") ?? 10
@@ -89,6 +89,9 @@ struct ControllerCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: \"\(logLevel)\" is not a level") }
         do { _ = try DurationText.seconds(resync) } catch { throw ValidationError("--resync: \(error)") }
         do { _ = try providerPolicy() } catch { throw ValidationError("--provider-allow: \(error)") }
+        for (flag, value) in [("--workers", workers), ("--analysis-workers", analysisWorkers)] where !(1...1000).contains(value) {
+            throw ValidationError("\(flag): \(value) is not between 1 and 1000")
+        }
         guard (1...(1 << 30)).contains(providerMaxResponseBytes) else {
             throw ValidationError("--provider-max-response-bytes: \(providerMaxResponseBytes) is not between 1 and 1073741824")
         }

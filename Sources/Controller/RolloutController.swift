@@ -39,7 +39,7 @@ public final class RolloutController: Sendable {
         public var notificationWorkers: Int
         /// `--config-tracking`: watch ConfigMaps and Secrets, and snapshot them for Rollouts that ask.
         public var configTracking: Bool
-        public init(namespace: String? = nil, workers: Int = 10, analysisWorkers: Int = 10, measurementLimit: Int = 30,
+        public init(namespace: String? = nil, workers: Int = 50, analysisWorkers: Int = 10, measurementLimit: Int = 30,
                     instanceID: String? = nil, resync: Double = 0, providerAllow: AddressPolicy? = nil,
                     providerMaxResponseBytes: Int = 1 << 20, notificationsNamespace: String? = nil,
                     selfServiceNotifications: Bool = false, notificationWorkers: Int = 4, configTracking: Bool = false) {

@@ -8,6 +8,15 @@ import Testing
         try await runCommand(try ControllerProcess.debugBinary(), args)
     }
 
+    /// The controller's own flags are checked before it reaches for a cluster: a worker count
+    /// of 0 (nothing would ever reconcile) or a million (a million tasks) is refused by name.
+    @Test(arguments: ["--workers", "--analysis-workers"], ["0", "1000000"])
+    func aWorkerCountOutOfRangeIsRefusedByName(_ flag: String, _ value: String) async throws {
+        let (status, output) = try await aviary("controller", flag, value, "--kubeconfig", "/nonexistent")
+        #expect(status != 0)
+        #expect(output.contains("\(flag): \(value) is not between 1 and 1000"), "\(output)")
+    }
+
     @Test func planShowsEachStepsPodsAndWeight() async throws {
         let (status, output) = try await aviary("plan", "-f", "examples/canary-rollout.yaml")
         #expect(status == 0)

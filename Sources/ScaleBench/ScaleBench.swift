@@ -20,6 +20,8 @@ struct ScaleBench: AsyncParsableCommand {
     @Option(help: "Seconds of churn: Rollouts updated at --churn-rate per second, round robin (0: none).") var churn = 0
     @Option(help: "Updates per second during the churn.") var churnRate = 20
     @Option(help: "Then this many controllers with --instance-id, each taking its share of the Rollouts (0 or 1: none).") var shards = 0
+    @Flag(help: "Stop after the first deploy (with --keep in bench-scale.sh: a cluster prepared once for start-up measurements).")
+    var deployOnly = false
 
     /// A count read from /metrics (a Double in the text format), never trapping on NaN or a huge value.
     /// p50 and p99 of a sample (NaN when empty).
@@ -52,6 +54,11 @@ struct ScaleBench: AsyncParsableCommand {
         let firstSync = try await c.syncedAfter()
         let firstFull = try await waitAll(client, ns, "all \(rollouts) deployed", controller: c) { $0.status?.phase == .Healthy && $0.status?.stableRS != nil }
         say(String(format: "first deploy: caches synced %.2f s, all Healthy %.1f s", firstSync, firstFull))
+        if deployOnly {
+            say(String(format: "deployed; controller peak RSS %.1f MiB; stopping here (--deploy-only)", c.peakRSSMiB()))
+            c.stop()
+            return
+        }
 
         // 2. Every Rollout updated once, so each has two ReplicaSets; API requests per step.
         let before = try await c.writes()

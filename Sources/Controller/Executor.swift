@@ -102,7 +102,8 @@ public struct Executor: Sendable {
         case .service?: caches.service(try decoded(Service.self))
         case .rollout?: caches.rollout(try decoded(Rollout.self))
         case .analysisRun?: caches.analysisRun(try decoded(AnalysisRun.self))
-        case .deletedPod?: caches.deletedPod(try decoded(Pod.self))
+        // The delete has happened: an answer that does not read as a Pod (a Status) is left to the watch, never an error.
+        case .deletedPod?: if let pod = try? decoded(Pod.self) { caches.deletedPod(pod) }
         case .route(let kind)?: caches.route(kind, try decoded(RouteObject.self))
         case .config(let kind)?: caches.config(kind, response.body)
         case nil: break

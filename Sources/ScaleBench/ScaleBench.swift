@@ -23,7 +23,6 @@ struct ScaleBench: AsyncParsableCommand {
     @Flag(help: "Stop after the first deploy (with --keep in bench-scale.sh: a cluster prepared once for start-up measurements).")
     var deployOnly = false
 
-    /// A count read from /metrics (a Double in the text format), never trapping on NaN or a huge value.
     /// p50 and p99 of a sample (NaN when empty).
     static func percentiles(_ values: [Double]) -> (Double, Double) {
         let sorted = values.sorted()
@@ -31,6 +30,7 @@ struct ScaleBench: AsyncParsableCommand {
         return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])
     }
 
+    /// A count read from /metrics (a Double in the text format), never trapping on NaN or a huge value.
     static func count(_ value: Double) -> Int {
         guard value.isFinite else { return 0 }
         return Int(min(max(value, 0), 1e15))

@@ -6,11 +6,13 @@
 # updated at once), API requests per canary step, and idle writes and CPU.
 #
 #   scripts/bench-scale.sh [--rollouts 1000] [--updates 100] [--idle 60] [--churn 0] [--churn-rate 20] [--shards 0]
-#                          [--deploy-only] [--keep]
+#                          [--deploy-only] [--keep] [--seeded-history]
 #
 # --churn S: then S seconds of --churn-rate spec changes a second (queue depth,
 # latency, errors); --shards N: then N controllers with --instance-id, each
 # taking its share (memory each, and no Rollout handled by two).
+# --seeded-history gives each Rollout its older ReplicaSet from the benchmark
+# (at 10,000, updating every Rollout through the cluster takes hours here);
 # --deploy-only stops after the first deploy; --keep leaves the cluster up
 # (state in $AVIARY_CLUSTER_DIR, `scripts/cluster.sh down` with it set), so
 # start-up can be measured again and again on one prepared cluster.
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
     --updates) UPDATES=$2; shift 2 ;;
     --idle) IDLE=$2; shift 2 ;;
     --churn|--churn-rate|--shards) EXTRA+=("$1" "$2"); shift 2 ;;
-    --deploy-only) EXTRA+=("$1"); shift ;;
+    --deploy-only|--seeded-history) EXTRA+=("$1"); shift ;;
     --keep) KEEP=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac

@@ -95,10 +95,25 @@ func forEachIndex(_ count: Int, _ body: @escaping @Sendable (Int) async throws -
 /// Lists and decodes every ConfigMap in the namespace, in pages of 500 (as kubectl does).
 struct List: AsyncParsableCommand {
     @OptionGroup var common: Common
+    @Flag(help: "Fetch the same pages through the same client without decoding them (the transfer alone).")
+    var raw = false
 
     func run() async throws {
         let client = try common.client()
         let start = ContinuousClock.now
+        if raw {
+            // Only the continue token is read from each page (a byte scan, then one small decode).
+            var query = [("limit", "500")], bytes = 0, pages = 0
+            while true {
+                let page = try await client.send("GET", Resource.configMaps.path(namespace: common.namespace), query: query)
+                bytes += page.body.count
+                pages += 1
+                guard let next = JSONScan.firstMember("metadata", of: page.body, as: ListMeta.self)?.continue, !next.isEmpty else { break }
+                query = [("limit", "500"), ("continue", next)]
+            }
+            report("list (raw: \(pages) pages, \(bytes) bytes)", count: 0, since: start)
+            return
+        }
         let all: ObjectList<ConfigMap> = try await client.listAll(.configMaps, namespace: common.namespace, options: ListOptions(limit: 500))
         report("list", count: all.items.count, since: start)
         print(all.items.count)

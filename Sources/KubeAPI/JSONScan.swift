@@ -9,7 +9,7 @@ import Foundation
 /// Iterative (no recursion), so no input can exhaust the stack.
 public enum JSONScan {
     /// The members of the object at `range`: each key and its value's byte range.
-    public static func members(_ data: Data, in range: Range<Int>? = nil) -> [(key: String, value: Range<Int>)]? {
+    public static func members(_ data: Data, in range: Range<Int>? = nil, stoppingAt stop: String? = nil) -> [(key: String, value: Range<Int>)]? {
         data.withUnsafeBytes { raw -> [(key: String, value: Range<Int>)]? in
             let b = raw.bindMemory(to: UInt8.self)
             var i = skipSpace(b, range?.lowerBound ?? 0)
@@ -24,16 +24,27 @@ public enum JSONScan {
                 if b[i] == UInt8(ascii: ",") { i += 1; continue }
                 guard b[i] == UInt8(ascii: "\""), let keyEnd = stringEnd(b, i, end) else { return nil }
                 let keyBytes = Data(UnsafeRawBufferPointer(rebasing: raw[(i + 1)..<(keyEnd - 1)]))
-                let key = (try? JSONDecoder().decode(String.self, from: Data("\"".utf8) + keyBytes + Data("\"".utf8)))
-                    ?? String(decoding: keyBytes, as: UTF8.self)
+                // Only a key with an escape needs the decoder.
+                let key = keyBytes.contains(UInt8(ascii: "\\"))
+                    ? (try? JSONDecoder().decode(String.self, from: Data("\"".utf8) + keyBytes + Data("\"".utf8))) ?? String(decoding: keyBytes, as: UTF8.self)
+                    : String(decoding: keyBytes, as: UTF8.self)
                 i = skipSpace(b, keyEnd)
                 guard i < end, b[i] == UInt8(ascii: ":") else { return nil }
                 i = skipSpace(b, i + 1)
                 guard let valueEnd = valueEnd(b, i, end) else { return nil }
                 out.append((key, i..<valueEnd))
+                if key == stop { return out }
                 i = valueEnd
             }
         }
+    }
+
+    /// The member `key` of the top-level object, decoded on its own; the scan
+    /// stops at that member, so a list's metadata (which the server writes
+    /// before its items) is read without walking the items.
+    public static func firstMember<T: Decodable>(_ key: String, of data: Data, as type: T.Type) -> T? {
+        guard let found = members(data, stoppingAt: key)?.last, found.key == key else { return nil }
+        return try? JSONDecoder().decode(T.self, from: bytes(data, found.value))
     }
 
     /// The byte ranges of the elements of the array at `range`.

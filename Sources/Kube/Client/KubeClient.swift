@@ -85,22 +85,14 @@ public struct KubeClient: Sendable {
     /// One page of a list.
     public func list<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
                                              as type: T.Type = T.self) async throws -> ObjectList<T> {
-        var q: [(String, String)] = []
-        if let s = options.labelSelector { q.append(("labelSelector", s)) }
-        if let s = options.fieldSelector { q.append(("fieldSelector", s)) }
-        if let l = options.limit { q.append(("limit", String(l))) }
-        if let c = options.continueToken { q.append(("continue", c)) }
-        if let rv = options.resourceVersion { q.append(("resourceVersion", rv)) }
-        let r = try await send("GET", resource.path(namespace: namespace), query: q)
-        do {
-            return try ObjectList<T>.decode(r.body)
-        } catch {
-            throw KubeError.decoding("\(ObjectList<T>.self): \(error)")
-        }
+        try Self.decodePage(try await listPage(resource, namespace: namespace, options: options))
     }
 
     /// Every page of a list, as one list with the last page's resourceVersion
     /// (every page of one list shares a snapshot, so that version is consistent).
+    /// The next page is fetched while this one decodes (its continue token is
+    /// read first, by a byte scan), so a long list costs about its transfer,
+    /// not transfer plus decode.
     /// - Parameter transform: applied to each page's items as it arrives (a cache's cut-down
     ///   form), so the whole list is never held in full.
     public func listAll<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
@@ -109,23 +101,56 @@ public struct KubeClient: Sendable {
         if opts.limit == nil { opts.limit = 500 }
         var restarts = 0
         while true {
-            var page: ObjectList<T> = try await list(resource, namespace: namespace, options: opts)
-            var items = transform.map { page.items.map($0) } ?? page.items, undecodable = page.undecodable, garbage = page.garbage
             do {
-                while let next = page.metadata.continue, !next.isEmpty {
-                    var more = opts
-                    more.continueToken = next
-                    more.resourceVersion = nil
-                    page = try await list(resource, namespace: namespace, options: more)
+                var items: [T] = [], undecodable: [Undecodable] = [], garbage: [String] = []
+                var body = try await listPage(resource, namespace: namespace, options: opts)
+                while true {
+                    var more: ListOptions?
+                    if let token = JSONScan.firstMember("metadata", of: body, as: ListMeta.self)?.continue, !token.isEmpty {
+                        more = opts
+                        more?.continueToken = token
+                        more?.resourceVersion = nil
+                    }
+                    let nextOptions = more
+                    async let following = nextPage(resource, namespace: namespace, options: nextOptions)
+                    let page: ObjectList<T> = try Self.decodePage(body)
                     items += transform.map { page.items.map($0) } ?? page.items
                     undecodable += page.undecodable
                     garbage += page.garbage
+                    guard let next = try await following else {
+                        return ObjectList(metadata: page.metadata, items: items, undecodable: undecodable, garbage: garbage)
+                    }
+                    body = next
                 }
-                return ObjectList(metadata: page.metadata, items: items, undecodable: undecodable, garbage: garbage)
             } catch let error as KubeError where error.isGone && restarts < 2 {
                 // The snapshot behind the continue token was compacted: start over.
                 restarts += 1
             }
+        }
+    }
+
+    /// The next page's body, or nil after the last page.
+    private func nextPage(_ resource: Resource, namespace: String?, options: ListOptions?) async throws -> Data? {
+        guard let options else { return nil }
+        return try await listPage(resource, namespace: namespace, options: options)
+    }
+
+    /// The body of one list request.
+    private func listPage(_ resource: Resource, namespace: String?, options: ListOptions) async throws -> Data {
+        var q: [(String, String)] = []
+        if let s = options.labelSelector { q.append(("labelSelector", s)) }
+        if let s = options.fieldSelector { q.append(("fieldSelector", s)) }
+        if let l = options.limit { q.append(("limit", String(l))) }
+        if let c = options.continueToken { q.append(("continue", c)) }
+        if let rv = options.resourceVersion { q.append(("resourceVersion", rv)) }
+        return try await send("GET", resource.path(namespace: namespace), query: q).body
+    }
+
+    private static func decodePage<T: Decodable & Sendable>(_ body: Data) throws -> ObjectList<T> {
+        do {
+            return try ObjectList<T>.decode(body)
+        } catch {
+            throw KubeError.decoding("\(ObjectList<T>.self): \(error)")
         }
     }
 

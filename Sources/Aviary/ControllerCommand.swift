@@ -101,7 +101,7 @@ struct ControllerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        MemoryTuning.limitArenas(environment: ProcessInfo.processInfo.environment)
+        MemoryTuning.tune(environment: ProcessInfo.processInfo.environment)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in

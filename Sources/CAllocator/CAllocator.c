@@ -12,6 +12,15 @@ int aviary_limit_arenas(int arenas) {
 #endif
 }
 
+int aviary_fix_mmap_threshold(int bytes) {
+#if defined(__GLIBC__)
+    return mallopt(M_MMAP_THRESHOLD, bytes);
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
+
 int aviary_trim(void) {
 #if defined(__GLIBC__)
     return malloc_trim(0);

@@ -236,7 +236,7 @@ public final class RolloutController: Sendable {
                 logger.info("caches synced: \(rollouts.count) rollouts, \(replicaSets.count) replicasets, \(services.count) services")
                 try await leadership()
                 logger.info("reconciling with \(options.workers) workers and \(options.analysisWorkers) analysis workers")
-                for r in rollouts.all() { queue.add(Informer<Rollout>.key(r)) }
+                for k in rollouts.map(Informer<Rollout>.key) { queue.add(k) }
                 await withTaskGroup(of: Void.self) { workers in
                     for _ in 0..<max(1, self.options.workers) { workers.addTask { await self.work() } }
                     workers.addTask { await self.runner.run() }

@@ -13,10 +13,17 @@ public enum MemoryTuning {
     /// Arenas when the environment does not say: `MALLOC_ARENA_MAX`, if set, wins (glibc reads it itself).
     public static let defaultArenas: Int32 = 2
 
+    /// Blocks from this size up are mapped on their own and given back when freed.
+    public static let mmapThreshold: Int32 = 128 * 1024
+
     /// Call before the work starts: arenas are made as threads first contend.
-    public static func limitArenas(environment: [String: String]) {
-        guard environment["MALLOC_ARENA_MAX"] == nil else { return }
-        _ = aviary_limit_arenas(defaultArenas)
+    /// The environment wins where it says (`MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`: glibc reads them itself).
+    public static func tune(environment: [String: String]) {
+        if environment["MALLOC_ARENA_MAX"] == nil { _ = aviary_limit_arenas(defaultArenas) }
+        // A cold start's transients (each list's pages and items, the new store
+        // being built) are large blocks freed soon after; with glibc's dynamic
+        // threshold they came from the heap and were kept.
+        if environment["MALLOC_MMAP_THRESHOLD_"] == nil { _ = aviary_fix_mmap_threshold(mmapThreshold) }
     }
 
     /// Returns freed pages to the system (all arenas, not only the tops).

@@ -47,6 +47,15 @@ import Testing
         #expect(JSONScan.depth(slice) == 3)
     }
 
+    @Test func aListsContinueTokenIsReadWithoutWalkingItsItems() {
+        // The items are cut off: a scan that walked them would find nothing.
+        let page = Data(#"{"kind":"ConfigMapList","metadata":{"resourceVersion":"7","continue":"tok"},"items":[{"metadata":{"#.utf8)
+        #expect(JSONScan.firstMember("metadata", of: page, as: ListMeta.self)?.continue == "tok")
+        #expect(JSONScan.firstMember("missing", of: page, as: ListMeta.self) == nil)
+        // An escaped key is still recognised.
+        #expect(JSONScan.firstMember("metadata", of: Data(#"{"meta\u0064ata":{"continue":"x"}}"#.utf8), as: ListMeta.self)?.continue == "x")
+    }
+
     @Test func brokenJSONIsNotScannedPastItsEnd() {
         for text in [#"{"a":"#, #"{"a":[1,2"#, #"{"a":"unterminated}"#, "{", "", #"{"a" 1}"#, #"[1,2"#] {
             _ = JSONScan.members(Data(text.utf8))

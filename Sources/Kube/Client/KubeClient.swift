@@ -114,6 +114,10 @@ public struct KubeClient: Sendable {
                     let nextOptions = more
                     async let following = nextPage(resource, namespace: namespace, options: nextOptions)
                     let page: ObjectList<T> = try Self.decodePage(body)
+                    if items.isEmpty, let remaining = page.metadata.remainingItemCount, remaining > 0 {
+                        // Sized once from the server's count (bounded: it is only a hint), not doubled page by page.
+                        items.reserveCapacity(page.items.count + Int(min(remaining, 1_000_000)))
+                    }
                     items += transform.map { page.items.map($0) } ?? page.items
                     undecodable += page.undecodable
                     garbage += page.garbage

@@ -54,12 +54,17 @@ struct ScaleBench: AsyncParsableCommand {
             let r = Self.rollout(i, image: "registry.example/app:1")
             var created: JSONValue?
             do { created = try await client.create(Rollout.resource, r, namespace: ns) } catch let e as KubeError where e.isAlreadyExists {}
-            if seededHistory {
-                let uid: String
-                if let u = created?["metadata"]?["uid"]?.stringValue { uid = u } else {
-                    let existing: JSONValue = try await client.get(Rollout.resource, "app-\(i)", namespace: ns)
-                    uid = existing["metadata"]?["uid"]?.stringValue ?? ""
+            if created == nil {
+                // A kept cluster: an earlier run's shard label would hide the Rollout from an unsharded controller.
+                let existing: JSONValue = try await client.get(Rollout.resource, "app-\(i)", namespace: ns)
+                created = existing
+                if existing["metadata"]?["labels"]?[instanceIDLabel] != nil {
+                    let _: JSONValue = try await client.patch(Rollout.resource, "app-\(i)", namespace: ns,
+                                                              .merge(["metadata": ["labels": [.init(stringLiteral: instanceIDLabel): .null]]]))
                 }
+            }
+            if seededHistory {
+                let uid = created?["metadata"]?["uid"]?.stringValue ?? ""
                 do { let _: JSONValue = try await client.create(.replicaSets, Self.olderReplicaSet(i, rolloutUID: uid), namespace: ns) }
                 catch let e as KubeError where e.isAlreadyExists {}
             }

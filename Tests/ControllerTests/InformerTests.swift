@@ -148,6 +148,9 @@ import Testing
         #expect(f.informer.get(Self.key("b")) == nil)
         f.informer.store(Self.rs("b", rv: 21))
         #expect(f.informer.get(Self.key("b")) != nil)
+        // A changed object is told with its old and new versions.
+        f.informer.apply(.replaced([Self.rs("a", rv: 25), Self.rs("b", rv: 21), Self.rs("c", rv: 15)], resourceVersion: "30"))
+        #expect(f.changes() == ["a@1 -> a@25"])
     }
 
     @Test func anObjectThatStopsDecodingLeavesTheCacheAndIsKeptByName() {

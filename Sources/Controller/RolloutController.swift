@@ -290,7 +290,7 @@ public final class RolloutController: Sendable {
     func resync(every seconds: Double) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(seconds))
-            for r in rollouts.all() { queue.add(Informer<Rollout>.key(r)) }
+            for k in rollouts.map(Informer<Rollout>.key) { queue.add(k) }
         }
     }
 

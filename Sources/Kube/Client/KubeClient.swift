@@ -121,7 +121,15 @@ public struct KubeClient: Sendable {
                     items += transform.map { page.items.map($0) } ?? page.items
                     undecodable += page.undecodable
                     garbage += page.garbage
-                    guard let next = try await following else {
+                    var next = try await following
+                    if next == nil, nextOptions == nil, let token = page.metadata.continue, !token.isEmpty {
+                        // The scan found no token where the decoder did (metadata written after the items): fetch it now.
+                        var after = opts
+                        after.continueToken = token
+                        after.resourceVersion = nil
+                        next = try await listPage(resource, namespace: namespace, options: after)
+                    }
+                    guard let next else {
                         return ObjectList(metadata: page.metadata, items: items, undecodable: undecodable, garbage: garbage)
                     }
                     body = next

@@ -115,8 +115,9 @@ public struct KubeClient: Sendable {
                     async let following = nextPage(resource, namespace: namespace, options: nextOptions)
                     let page: ObjectList<T> = try Self.decodePage(body)
                     if items.isEmpty, let remaining = page.metadata.remainingItemCount, remaining > 0 {
-                        // Sized once from the server's count (bounded: it is only a hint), not doubled page by page.
-                        items.reserveCapacity(page.items.count + Int(min(remaining, 1_000_000)))
+                        // Sized once from the server's count, not doubled page by page. Bounded:
+                        // it is only a hint, and a reservation is made whether or not the items come.
+                        items.reserveCapacity(page.items.count + Int(min(remaining, 100_000)))
                     }
                     items += transform.map { page.items.map($0) } ?? page.items
                     undecodable += page.undecodable

@@ -23,8 +23,9 @@ final class ReplicaSetAdditions: Sendable {
     /// refused (410: history compacted) and had to start from now.
     let resumes = Mutex(0), gaps = Mutex(0)
 
-    func run(_ client: KubeClient, _ ns: String, _ added: @Sendable (_ owner: String, _ image: String) -> Void) async throws {
-        var version: String? = try await Self.now(client, ns)
+    /// - Parameter version: where to start, taken before the changes are made (`now`), so none is missed.
+    func run(_ client: KubeClient, _ ns: String, from version: String?, _ added: @Sendable (_ owner: String, _ image: String) -> Void) async throws {
+        var version = version
         while !Task.isCancelled {
             do {
                 let stream: WatchStream<Slim> = try await client.watch(.replicaSets, namespace: ns,

@@ -211,9 +211,9 @@ struct ScaleBench: AsyncParsableCommand {
         // Rollout → (image it was changed to, when).
         let pending = Mutex<[String: (String, ContinuousClock.Instant)]>([:])
         let latencies = Mutex<[Double]>([])
-        let additions = ReplicaSetAdditions()
+        let additions = ReplicaSetAdditions(), from = try await ReplicaSetAdditions.now(client, ns)
         let watcher = Task {
-            try await additions.run(client, ns) { owner, image in
+            try await additions.run(client, ns, from: from) { owner, image in
                 let t: ContinuousClock.Instant? = pending.withLock { p in
                     guard let (want, at) = p[owner], want == image else { return nil }
                     p[owner] = nil
@@ -307,20 +307,15 @@ struct ScaleBench: AsyncParsableCommand {
     /// Per Rollout: PATCH sent → its canary ReplicaSet seen on a watch; and the PATCH's own round trip.
     /// (The change exists once its PATCH is answered: the second list starts there, without the benchmark's own write.)
     func changeLatency(_ client: KubeClient, _ ns: String) async throws -> (latencies: [Double], committed: [Double], patches: [Double]) {
-        let list: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: ns, options: ListOptions(limit: 1))
-        let stream: WatchStream<ReplicaSet> = try await client.watch(.replicaSets, namespace: ns,
-                                                                      options: WatchOptions(resourceVersion: list.metadata.resourceVersion))
         let patchedAt = Mutex<[String: ContinuousClock.Instant]>([:]), answeredAt = Mutex<[String: ContinuousClock.Instant]>([:])
-        let seen = Task { () -> [String: ContinuousClock.Instant] in
-            var out: [String: ContinuousClock.Instant] = [:]
-            for try await event in stream {
-                guard case .added(let rs) = event, let owner = rs.metadata.ownerReferences?.first?.name,
-                      case .array(let containers)? = rs.spec.template?["spec"]?["containers"],
-                      containers.first?["image"]?.stringValue == Self.latencyImage else { continue }
-                if out[owner] == nil, patchedAt.withLock({ $0[owner] }) != nil { out[owner] = ContinuousClock.now }
-                if out.count == updates { break }
+        let createdAt = Mutex<[String: ContinuousClock.Instant]>([:])
+        let from = try await ReplicaSetAdditions.now(client, ns)
+        let seen = Task {
+            try await ReplicaSetAdditions().run(client, ns, from: from) { owner, image in
+                guard image == Self.latencyImage, patchedAt.withLock({ $0[owner] }) != nil else { return }
+                let now = ContinuousClock.now
+                createdAt.withLock { if $0[owner] == nil { $0[owner] = now } }
             }
-            return out
         }
         defer { seen.cancel() }
         let patches = Mutex<[Double]>([])
@@ -332,8 +327,10 @@ struct ScaleBench: AsyncParsableCommand {
             answeredAt.withLock { $0["app-\(i)"] = answered }
             patches.withLock { $0.append(seconds(answered - sent)) }
         }
-        // Cancelled (by the defer) only if the watch ends early; the watcher stops itself at `updates`.
-        let created = try await seen.value
+        let deadline = ContinuousClock.now + .seconds(120)
+        while createdAt.withLock({ $0.count }) < updates, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let created = createdAt.withLock { $0 }
+        if created.count < updates { say("latency: \(updates - created.count) changes saw no new ReplicaSet within 2 minutes") }
         let sent = patchedAt.withLock { $0 }, answered = answeredAt.withLock { $0 }
         return (created.compactMap { name, at in sent[name].map { seconds(at - $0) } },
                 created.compactMap { name, at in answered[name].map { max(0, seconds(at - $0)) } },

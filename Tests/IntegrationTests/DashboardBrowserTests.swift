@@ -524,7 +524,8 @@ struct DashboardBrowserE2ETests {
             let line = chart["line"] as? Double ?? 0
             let failed = (chart["failed"] as? [Any] ?? []).compactMap { $0 as? Double }
             #expect(failed.count == 4 && failed.allSatisfy { $0 > line }, "failures at 0.5 are drawn below the 0.95 line: \(failed) vs \(line)")
-            let analysisText = try await web.text(web.find("#analysis"))
+            // The live stream may re-draw the panel between finding it and reading it (a stale element): find it again.
+            let analysisText = try await eventuallyValue("the analysis panel's text") { try? await web.text(web.find("#analysis")) }
             #expect(analysisText.contains("Decided by:") && analysisText.contains("did not satisfy len(result) == 0 || result[0] >= 0.95"))
             // Each metric's chart has one point per measurement its AnalysisRun holds (read from the API), and the
             // success-rate charts their threshold line. Compared until they agree: the page follows the watch.
